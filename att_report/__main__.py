@@ -1,0 +1,4 @@
+from att_report.cli import main
+
+if __name__ == "__main__":
+    main()
