@@ -29,6 +29,13 @@ class RawTable:
     column_letters: dict[str, str] = field(default_factory=dict)
     field_columns: dict[str, str] = field(default_factory=dict)
     hidden: bool = False
+    #: Cells the sheet XML shows to be unreadable although the reader saw a
+    #: blank or a value: columns excel_row (int), column (letter), kind
+    #: ("error-cell" | "formula-no-value" | "merged" | "number-identifier"), detail (text).
+    #: Filled by intake.safety's preflight; validation turns them into findings.
+    cell_problems: pd.DataFrame | None = None
+    #: Excel rows hidden in the sheet (read anyway, and noted).
+    hidden_rows: list[int] = field(default_factory=list)
 
 
 @dataclass
