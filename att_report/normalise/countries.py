@@ -89,7 +89,8 @@ _VAGUE: tuple[str, ...] = (
     "central america", "asia", "africa", "europe", "oceania", "eu", "e.u.", "nato", "un", "u.n.",
     "united nations", "eu member states", "european union", "asean", "african union", "au",
     "divers", "plusieurs", "inconnu", "autres", "varios", "varios paises", "desconocido", "otros",
-    "diversos", "различные", "неизвестно",
+    "diversos", "различные", "неизвестно", "moyen orient", "proche orient", "oriente medio",
+    "medio oriente", "oriente proximo", "ближний восток", "中东", "中東", "الشرق الأوسط", "various countries",
 )
 
 # CLDR territory codes that are States here: ISO 3166-1 alpha-2 plus Kosovo. Everything
@@ -272,23 +273,18 @@ def resolve_country(text: str | None) -> str | None:
     return _resolve_text(raw)[0]
 
 
-def _unique_map(values: pd.Series, fn) -> tuple[pd.Index | None, list, object]:
-    """Factorise `values` and apply `fn(raw_text_or_None)` once per distinct value."""
-    codes, uniques = pd.factorize(values.astype(object), use_na_sentinel=True)
-    results = [fn(_as_text(u)) for u in uniques]
-    return codes, results, fn(None)
-
-
 def _columns(values: pd.Series, fn, fields: tuple[str, ...]) -> pd.DataFrame:
+    """Apply `fn(raw_text_or_None) -> tuple` once per distinct value of `values`.
+
+    Factorising is the only pass over every row; results are taken back from a
+    small per-unique array, so cost scales with the number of distinct spellings.
+    """
     import numpy as np
 
-    codes, results, blank = _unique_map(values, fn)
-    table = results + [blank]  # index -1 (missing) picks the blank result
+    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    table = [fn(_as_text(u)) for u in uniques] + [fn(None)]  # last slot: missing cells
     pos = np.where(codes < 0, len(table) - 1, codes)
-    data = {}
-    for i, name in enumerate(fields):
-        col = np.array([r[i] for r in table], dtype=object)
-        data[name] = pd.array(col[pos], dtype="string")
+    data = {name: pd.array([r[i] for r in table], dtype="string").take(pos) for i, name in enumerate(fields)}
     return pd.DataFrame(data, index=values.index)
 
 
