@@ -48,7 +48,7 @@ class AgencyConfig:
     files: tuple[str, ...]
     profile: str | None = None
     encoding: str | None = None
-    date_order: str = "DMY"
+    date_order: str | None = None  # None: numeric dates whose day/month could swap are errors
     decimal: str = "."
     provides: str = ""
     due: dt.date | None = None
@@ -251,7 +251,7 @@ def _agency(entry: Any, i: int) -> AgencyConfig:
         files=tuple(files),
         profile=_get(entry, "profile", str, where, None),
         encoding=encoding,
-        date_order=_choice(entry, "date_order", DATE_ORDERS, where, "DMY"),
+        date_order=_choice(entry, "date_order", DATE_ORDERS, where, "DMY") if "date_order" in entry else None,
         decimal=decimal,
         provides=_get(entry, "provides", str, where, ""),
         due=_date(entry, "due", where),

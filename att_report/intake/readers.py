@@ -1,0 +1,382 @@
+"""Read one agency file into RawTables: xlsx, xlsm, ods (fastexcel) and csv.
+
+Every cell is read as text exactly once (fastexcel with all columns as
+strings: the fastest reliable reader measured here, and it keeps identifiers
+such as `00140915` as written). Positions are absolute, so `excel_rows` are
+the row numbers the user sees in Excel (csv: the line number), also when
+title or blank rows stand above or between the data.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from att_report.config import AgencyConfig, Limits
+from att_report.findings import Finding, Severity
+from att_report.intake.profiles import Profile
+from att_report.intake.tables import FileInfo, RawTable
+from att_report.schema import HEADER_LOOKUP, header_key
+
+SPREADSHEET_EXTENSIONS = {".xlsx", ".xlsm", ".ods"}
+CSV_EXTENSIONS = {".csv", ".txt", ".tsv"}
+HEADER_SCAN_ROWS = 30
+MIN_HEADER_MATCHES = 3
+
+
+@dataclass
+class FileRead:
+    info: FileInfo
+    tables: list[RawTable] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+
+
+def file_digest(path: Path) -> tuple[str, int, float]:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    st = path.stat()
+    return h.hexdigest(), st.st_size, st.st_mtime
+
+
+def column_letter(index: int) -> str:
+    """0-based column index -> Excel letters (0 -> A, 26 -> AA)."""
+    letters = ""
+    index += 1
+    while index:
+        index, rem = divmod(index - 1, 26)
+        letters = chr(65 + rem) + letters
+    return letters
+
+
+def read_file(path: Path, agency: AgencyConfig, rel_path: str, *, profile: Profile | None = None,
+              limits: Limits | None = None, kind: str | None = None) -> FileRead:
+    """Read one file; problems become findings, never exceptions for bad data.
+
+    `kind` is what the preflight found the file to be (by its bytes); by
+    default the extension decides.
+    """
+    sha, size, mtime = file_digest(path)
+    info = FileInfo(agency=agency.name, path=rel_path, sha256=sha, size=size, mtime=mtime)
+    result = FileRead(info=info)
+    ext = path.suffix.lower()
+    kind = kind or ("csv" if ext in CSV_EXTENSIONS else ext.lstrip("."))
+    ctx = _Ctx(agency, rel_path, profile, result)
+    try:
+        if kind in ("xlsx", "xlsm", "ods"):
+            _read_workbook(path, ctx)
+        elif kind in ("csv", "text"):
+            _read_csv(path, ctx)
+        else:
+            ctx.file_finding("file-not-spreadsheet",
+                             f"This file type ({ext or 'no extension'}) is not read. Save it as .xlsx or .csv "
+                             "(UTF-8) using the intake template.")
+    except Exception as exc:  # noqa: BLE001 - a broken file is a finding, never a crash
+        ctx.file_finding("file-unreadable",
+                         f"The file could not be read ({type(exc).__name__}: {_short(exc)}). "
+                         "Open it in Excel, save it again as .xlsx, and send it again.")
+        result.tables.clear()
+        info.readable = False
+    info.sheets = [t.sheet for t in result.tables]
+    info.rows_read = sum(len(t.data) for t in result.tables)
+    return result
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    return text[:200]
+
+
+class _Ctx:
+    def __init__(self, agency: AgencyConfig, rel_path: str, profile: Profile | None, result: FileRead):
+        self.agency = agency
+        self.rel_path = rel_path
+        self.profile = profile
+        self.result = result
+
+    def file_finding(self, code: str, message: str, *, severity: str = Severity.ERROR, sheet: str = "",
+                     row: int | None = None, field: str = "", value: str = "") -> None:
+        self.result.findings.append(
+            Finding(severity=severity, code=code, message=message, agency=self.agency.name,
+                    file=self.rel_path, sheet=sheet, row=row, field=field, value=value)
+            .with_id(self.agency.name, self.rel_path, sheet, row, field)
+        )
+        if severity == Severity.ERROR and code in ("file-unreadable", "file-not-spreadsheet"):
+            self.result.info.readable = False
+
+
+# --- spreadsheets ------------------------------------------------------------
+
+def _read_workbook(path: Path, ctx: _Ctx) -> None:
+    import fastexcel
+
+    reader = fastexcel.read_excel(str(path))
+    names = list(reader.sheet_names)
+    wanted = ctx.profile.sheet if ctx.profile else None
+    if wanted is not None:
+        if isinstance(wanted, int):
+            if not 1 <= wanted <= len(names):
+                ctx.file_finding("sheet-missing", f"The profile asks for sheet number {wanted}, but the file has "
+                                 f"{len(names)} sheet(s): {', '.join(names)}.")
+                return
+            names = [names[wanted - 1]]
+        elif wanted not in names:
+            ctx.file_finding("sheet-missing", f"The profile asks for sheet '{wanted}', which is not in the file "
+                             f"(sheets: {', '.join(names)}).")
+            return
+        else:
+            names = [wanted]
+    found = 0
+    for name in names:
+        sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
+        visible = getattr(sheet, "visible", "visible")
+        columns = sheet.available_columns()
+        frame = sheet.to_pandas()
+        letters = [column_letter(c.absolute_index) for c in columns]
+        table = _table_from_grid(frame, letters, ctx, sheet=name, first_line=1, explicit=wanted is not None)
+        if table is None:
+            continue
+        table.hidden = visible != "visible"
+        if table.hidden:
+            ctx.file_finding("sheet-hidden", f"Sheet '{name}' is hidden in the workbook; it was read anyway. "
+                             "Check that its rows belong in the report.", severity=Severity.INFO, sheet=name)
+        ctx.result.tables.append(table)
+        found += 1
+    if not found and wanted is None:
+        ctx.file_finding("no-header-found",
+                         "No sheet in this file has a header row with the intake columns (record_id, flow, "
+                         "basis, date, partner_state, category, quantity...). Use the intake template, or "
+                         "describe the file's own columns in a profile.")
+
+
+# --- csv ---------------------------------------------------------------------
+
+_UNDECODABLE = re.compile("[\udc80-\udcff]")
+
+
+def _read_csv(path: Path, ctx: _Ctx) -> None:
+    raw = path.read_bytes()
+    encoding = (ctx.profile.encoding if ctx.profile and ctx.profile.encoding else None) or ctx.agency.encoding
+    text, _used = _decode(raw, encoding)
+    delimiter = _sniff_delimiter(text)
+    grid, lines, shape_problems = _parse_csv(text, delimiter)
+    if grid is None:
+        ctx.file_finding("no-header-found", "The csv file is empty.")
+        return
+    letters = [column_letter(i) for i in range(grid.shape[1])]
+    table = _table_from_grid(grid, letters, ctx, sheet="", first_line=None, lines=lines, explicit=True)
+    if table is None:
+        return
+    # undecodable bytes: the row is an error naming its line, never replacement characters
+    bad = pd.Series(False, index=table.data.index)
+    for column in table.data.columns:
+        col = table.data[column]
+        bad |= col.str.contains(_UNDECODABLE, na=False)
+    problems = []
+    for pos in np.flatnonzero(bad.to_numpy()):
+        problems.append((int(table.excel_rows[pos]), "", "undecodable",
+                         f"bytes that are not valid {encoding or 'UTF-8'} text"))
+        table.data.iloc[pos] = table.data.iloc[pos].str.replace(_UNDECODABLE, "", regex=True)
+    for line, kind, detail in shape_problems:
+        problems.append((line, "", kind, detail))
+    if problems:
+        table.cell_problems = pd.DataFrame(problems, columns=["excel_row", "column", "kind", "detail"])
+    ctx.result.tables.append(table)
+
+
+def _decode(raw: bytes, encoding: str | None) -> tuple[str, str]:
+    """UTF-8 (BOM or not) first, then the agency's configured encoding.
+
+    Bytes that decode under neither are kept as surrogates (surrogateescape)
+    so the reader can name their line; they are never replaced silently.
+    """
+    try:
+        return raw.decode("utf-8-sig"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    if encoding:
+        try:
+            return raw.decode(encoding), encoding
+        except UnicodeDecodeError:
+            return raw.decode(encoding, errors="surrogateescape"), encoding
+    return raw.decode("utf-8-sig", errors="surrogateescape"), "utf-8"
+
+
+def _sniff_delimiter(text: str) -> str:
+    first = next((ln for ln in text.splitlines() if ln.strip()), "")
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","
+
+
+def _parse_csv(text: str, delimiter: str):
+    """Parse csv text into a grid of strings plus each record's starting line.
+
+    Fast path: pandas' C parser when no quoted field spans lines and every
+    record has the same number of fields; otherwise the csv module, which
+    tells us each record's line and lets short/long rows be named.
+    """
+    import csv
+
+    problems: list[tuple[int, str, str]] = []
+    if not text.strip():
+        return None, None, problems
+    n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
+    try:
+        grid = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, dtype=str, keep_default_na=False,
+                           na_filter=False, skip_blank_lines=False, engine="c")
+        if len(grid) == n_lines or (len(grid) == n_lines - 1 and not text.rstrip("\n").endswith("\n")):
+            lines = np.arange(1, len(grid) + 1)
+            grid = grid.replace("", None)
+            return grid, lines, problems
+    except (pd.errors.ParserError, ValueError):
+        pass
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    records, lines = [], []
+    start = 1
+    for record in reader:
+        records.append(record)
+        lines.append(start)
+        start = reader.line_num + 1
+    if not records:
+        return None, None, problems
+    header_width = max((len(r) for r in records[:HEADER_SCAN_ROWS]), default=0)
+    width = max(len(r) for r in records)
+    rows = [r + [""] * (width - len(r)) for r in records]
+    grid = pd.DataFrame(rows, dtype=object).replace("", None)
+    for line, record in zip(lines, records):
+        if not record:
+            continue
+        if len(record) > header_width:
+            problems.append((line, "extra-fields", f"{len(record)} fields where the header has {header_width}"))
+        elif len(record) < header_width and any(v.strip() for v in record):
+            problems.append((line, "short-row", f"{len(record)} fields where the header has {header_width}"))
+    return grid, np.asarray(lines), problems
+
+
+# --- shared: header detection and table building -----------------------------
+
+def _header_score(values: list, profile: Profile | None) -> int:
+    keys = {header_key(v) for v in values if isinstance(v, str) and v.strip()}
+    score = 0
+    for key in keys:
+        if key in HEADER_LOOKUP or (profile and key in profile.columns):
+            score += 1
+    return score
+
+
+def _table_from_grid(grid: pd.DataFrame, letters: list[str], ctx: _Ctx, *, sheet: str,
+                     first_line: int | None, lines=None, explicit: bool) -> RawTable | None:
+    """Find the header row in `grid` (a sheet or csv as text) and cut out the data."""
+    profile = ctx.profile
+    n = len(grid)
+    if n == 0 or grid.shape[1] == 0:
+        if explicit:
+            ctx.file_finding("sheet-empty", f"{'Sheet ' + repr(sheet) if sheet else 'The file'} is empty.",
+                             severity=Severity.WARNING, sheet=sheet)
+        return None
+    excel_rows = np.asarray(lines) if lines is not None else np.arange(first_line, first_line + n)
+    if profile and profile.header_row:
+        matches = np.flatnonzero(excel_rows == profile.header_row)
+        if not len(matches):
+            ctx.file_finding("no-header-found", f"The profile says the header is in row {profile.header_row}, "
+                             "but the sheet has no such row.", sheet=sheet)
+            return None
+        header_pos = int(matches[0])
+    else:
+        head = grid.head(HEADER_SCAN_ROWS)
+        scores = [_header_score(head.iloc[i].tolist(), profile) for i in range(len(head))]
+        best = int(np.argmax(scores)) if scores else 0
+        if not scores or scores[best] < min(MIN_HEADER_MATCHES, 1 + len(profile.columns) if profile else 99):
+            non_blank = int(grid.notna().any(axis=1).sum())
+            if non_blank and (explicit or sheet.casefold() not in ("instructions", "lists", "readme", "notes")):
+                ctx.file_finding(
+                    "no-header-found",
+                    f"{'Sheet ' + repr(sheet) if sheet else 'The file'} has {non_blank} non-blank rows but no "
+                    "header row with the intake columns in its first "
+                    f"{HEADER_SCAN_ROWS} rows, so none of them was read. Use the intake template's headers, "
+                    "or describe this layout in a profile.",
+                    severity=Severity.ERROR if explicit else Severity.WARNING, sheet=sheet)
+            return None
+        header_pos = best
+    header_values = grid.iloc[header_pos].tolist()
+    body = grid.iloc[header_pos + 1:]
+    rows = excel_rows[header_pos + 1:]
+    # blank rows are not data; dropping them keeps excel_rows right for the rest
+    body = body.astype("string")
+    keep = body.apply(lambda c: c.str.strip().fillna("").ne("")).to_numpy().any(axis=1)
+    skipped = int((~keep).sum())
+    body = body.loc[keep]
+    rows = rows[keep]
+    # name columns by their header text; blank or repeated headers get a clear name
+    names, seen = [], {}
+    headers = []
+    for i, value in enumerate(header_values):
+        text = str(value).strip() if isinstance(value, str) and value.strip() else ""
+        letter = letters[i] if i < len(letters) else column_letter(i)
+        if not text:
+            if body.iloc[:, i].notna().any():
+                text = f"(no header, column {letter})"
+                ctx.file_finding("column-without-header",
+                                 f"Column {letter} has data but no header; its values were not used. "
+                                 "Give it one of the intake column names or remove it.",
+                                 severity=Severity.WARNING, sheet=sheet, row=int(excel_rows[header_pos]),
+                                 field=text)
+            else:
+                names.append(None)
+                headers.append(None)
+                continue
+        key = header_key(text)
+        if key in seen:
+            ctx.file_finding("duplicate-header",
+                             f"The header '{text}' appears twice (columns {seen[key]} and {letter}); only the "
+                             f"first is used. Rename or remove column {letter}.",
+                             sheet=sheet, row=int(excel_rows[header_pos]), field=text)
+            text = f"{text} ({letter})"
+        else:
+            seen[key] = letter
+        names.append(text)
+        headers.append(text)
+    keep_cols = [i for i, name in enumerate(names) if name is not None]
+    data = body.iloc[:, keep_cols].copy()
+    data.columns = [names[i] for i in keep_cols]
+    data = data.reset_index(drop=True)
+    column_letters = {names[i]: (letters[i] if i < len(letters) else column_letter(i)) for i in keep_cols}
+    table = RawTable(
+        agency=ctx.agency.name, role=ctx.agency.role, file=ctx.rel_path, sheet=sheet,
+        header_row=int(excel_rows[header_pos]), data=data, excel_rows=rows.astype("int64"),
+        column_letters=column_letters,
+    )
+    table.field_columns = map_fields(list(data.columns), profile, ctx, sheet, table.header_row)
+    if skipped:
+        table_note = f"{skipped} blank row(s) below the header were skipped."
+        ctx.file_finding("blank-rows-skipped", table_note, severity=Severity.INFO, sheet=sheet)
+    return table
+
+
+def map_fields(headers: list[str], profile: Profile | None, ctx: _Ctx, sheet: str, header_row: int) -> dict[str, str]:
+    """Canonical field -> source header. Unknown columns are kept and noted (info)."""
+    mapping: dict[str, str] = {}
+    for header in headers:
+        if header.startswith("(no header"):
+            continue
+        key = header_key(header)
+        canonical = (profile.columns.get(key) if profile else None) or HEADER_LOOKUP.get(key)
+        if canonical and canonical not in mapping:
+            mapping[canonical] = header
+        elif canonical:
+            ctx.file_finding("duplicate-header",
+                             f"Columns '{mapping[canonical]}' and '{header}' both give '{canonical}'; "
+                             f"only '{mapping[canonical]}' is used.", sheet=sheet, row=header_row, field=header)
+        else:
+            ctx.file_finding("unknown-column",
+                             f"Column '{header}' is not an intake column; it is kept in the feedback but not used.",
+                             severity=Severity.INFO, sheet=sheet, row=header_row, field=header)
+    return mapping
