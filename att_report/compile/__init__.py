@@ -1,1 +1,119 @@
-"""compile stage."""
+"""compile stage: records -> the frozen report model (lines per table and basis).
+
+Entry point: `compile_report(records, config, draft=...)`.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from att_report import findings as fnd
+from att_report.compile import rules as _rules  # noqa: F401  (registers the compile rules)
+from att_report.compile.lines import (
+    Work, build_lines, compress_sources, convert_values, dispositions, report_currency, table_bases,
+)
+from att_report.compile.model import (
+    LINE_COLUMNS, SOURCE_COLUMNS, CompileResult, Cover, ReportModel, Section, TableModel,
+)
+from att_report.compile.template import ReportTemplate, load_template
+from att_report.rules import RuleContext, run_rules
+
+__all__ = [
+    "compile_report", "CompileResult", "ReportModel", "TableModel", "Section", "Cover",
+    "LINE_COLUMNS", "SOURCE_COLUMNS", "load_template",
+]
+
+
+def compile_report(records: pd.DataFrame, config, *, draft: bool = False,
+                   template: ReportTemplate | None = None) -> CompileResult:
+    """Compile the report lines and decide the open rows' dispositions.
+
+    Rows with disposition "" become `reported` (disposition_ref = line id),
+    `withheld` (Art. 13(3)) or `reference` (a basis the table does not report,
+    or dated outside the year); invalid rows left open become `invalid`; rows
+    already invalid, merged or excluded are untouched. The model is marked
+    draft when `draft` is given (unresolved errors upstream) or when compile
+    itself finds an error.
+    """
+    from att_report.normalise.countries import country_name
+
+    tpl = template or load_template()
+    recs = records.copy()
+    reported, held, reference, outside = dispositions(recs, config)
+
+    rows = recs[reported]
+    currency, candidates = report_currency(rows, config)
+    value_rc, value_bad = convert_values(rows, currency, config.rates)
+    rows = rows.assign(value_rc=value_rc, value_bad=value_bad)
+    lines, line_of_row = build_lines(rows, config, tpl.category_order)
+    rows = rows.assign(line_id=line_of_row)
+
+    # dispositions, only on rows that were open
+    disp = recs["disposition"].astype("string").fillna("")
+    ref = recs["disposition_ref"].astype("string").fillna("")
+    disp = disp.mask(reported, "reported").mask(held, "withheld").mask(reference, "reference")
+    ref = ref.mask(reported, line_of_row.reindex(recs.index)).mask(held, "Art. 13(3)")
+    invalid_open = disp.eq("") & ~recs["valid"].astype("boolean").fillna(False).astype(bool)
+    disp = disp.mask(invalid_open, "invalid")
+    recs["disposition"] = disp.astype("string")
+    recs["disposition_ref"] = ref.fillna("").astype("string")
+
+    flows_with_held = set(recs.loc[held, "flow"].astype("string").dropna())
+    sections: dict[str, tuple[Section, ...]] = {}
+    for key, flow in (("exports", "export"), ("imports", "import")):
+        secs = []
+        for basis in table_bases(config.table(flow).basis):
+            part = lines[(lines["flow"] == flow) & (lines["basis"] == basis)]
+            secs.append(Section(basis, part[list(LINE_COLUMNS)].reset_index(drop=True)))
+        sections[key] = tuple(secs)
+    nil_withheld = tuple(
+        flow for key, flow in (("exports", "export"), ("imports", "import"))
+        if flow in flows_with_held and not any(s.line_count for s in sections[key])
+    )
+    work = Work(rows=rows, lines=lines, currency=currency, currency_candidates=candidates,
+                withheld=held, outside_year=outside, nil_withheld=nil_withheld)
+    ctx = RuleContext(config=config, extra={"compile": work, "category_codes": [c.code for c in tpl.categories]})
+    findings = fnd.sort_frame(run_rules("compile", recs, ctx))
+
+    def table_model(key: str, flow: str) -> TableModel:
+        tc = config.table(flow)
+        return TableModel(
+            key=key, flow=flow, basis=tc.basis, measure=tc.measure, aggregate=tc.aggregate,
+            definition=tc.definition, sections=sections[key],
+            withheld_rows=int((held & recs["flow"].astype("string").eq(flow).fillna(False)).sum()),
+        )
+
+    exports, imports = table_model("exports", "export"), table_model("imports", "import")
+    converted = sorted(
+        {c for c in rows.loc[rows["value"].notna() & ~rows["value_bad"], "currency"].astype("string")
+         .fillna("").str.strip().str.upper() if c and c != currency}
+    )
+    rates_used = tuple((c, float(config.rates[c])) for c in converted)
+    notes = tuple(
+        tpl.texts["conversion_note"].format(currency_from=c, currency=currency, rate=f"{r:g}")
+        for c, r in rates_used
+    )
+    has_error = bool((findings["severity"] == "error").any()) if not findings.empty else False
+    contact = config.contact
+    cover = Cover(
+        state=config.state, state_name=country_name(config.state), year=config.year,
+        submission_date=config.submission_date,
+        contact_name=contact.name, contact_position=contact.position,
+        contact_organisation=", ".join(p for p in (contact.organisation, contact.unit) if p),
+        contact_telephone=contact.telephone, contact_email=contact.email, contact_address=contact.address,
+        form_exports=not exports.nil, form_imports=not imports.nil,
+        form_nil_exports=exports.nil, form_nil_imports=imports.nil,
+        form_national_definitions=bool(config.national_definitions.strip()),
+        withheld=bool(held.any()), public=bool(config.public),
+        exports_basis=config.exports.basis, imports_basis=config.imports.basis,
+        exports_definition=config.exports.definition, imports_definition=config.imports.definition,
+        currency=currency, currency_notes=notes, draft=bool(draft or has_error),
+        template_version=tpl.version,
+    )
+    sources = compress_sources(rows) if config.sources_sheet else compress_sources(rows.iloc[0:0])
+    model = ReportModel(
+        cover=cover, exports=exports, imports=imports, currency=currency, rates_used=rates_used,
+        national_definitions=config.national_definitions, sources=sources,
+        sources_sheet=bool(config.sources_sheet), template=tpl,
+    )
+    return CompileResult(model=model, records=recs, findings=findings)
