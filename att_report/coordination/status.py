@@ -178,9 +178,11 @@ def _due_phrase(due: dt.date | None, days_left: int | None) -> str:
     return f"due {due.isoformat()}, {_days(days_left)} left"
 
 
-def _due_field(due: dt.date | None, days_left: int | None) -> str:
+def _due_field(due: dt.date | None, days_left: int | None, received: bool) -> str:
     if due is None or days_left is None:
         return "not set"
+    if received and days_left <= 0:
+        return f"{due.isoformat()} (passed; files received)"
     if days_left < 0:
         return f"{due.isoformat()} ({_days(-days_left)} overdue)"
     return f"{due.isoformat()} ({'today' if days_left == 0 else _days(days_left) + ' left'})"
@@ -226,17 +228,17 @@ def _agency_status(config: Config, agency: AgencyConfig, paths: list[Path], run:
         else:
             status, note = MISSING, f"{name}: {due}, no file received yet."
         if removed:
-            note += f" {_count(len(removed), 'file')} seen at the last {run.kind} {'is' if len(removed) == 1 else 'are'} gone."
+            note += f" {_count(len(removed), 'file')} seen at the last {RUN_NOUN[run.kind]} {'is' if len(removed) == 1 else 'are'} gone."
     elif run is None or not known:
         status = NOT_VALIDATED
         note = f"{name}: {_count(len(files), 'file')} received, not validated yet; run 'att-report validate'."
     elif changed:
         status = CHANGED
         what = _change_summary(files, removed)
-        note = f"{name}: data changed since the last {run.kind} ({what}); run 'att-report validate' again."
+        note = f"{name}: data changed since the last {RUN_NOUN[run.kind]} ({what}); run 'att-report validate' again."
     elif errors:
         status = ERRORS
-        note = (f"{name}: {_count(errors, 'error')} at the last {run.kind}; "
+        note = (f"{name}: {_count(errors, 'error')} at the last {RUN_NOUN[run.kind]}; "
                 "send the agency its feedback workbook (out/feedback/) and ask for a corrected file.")
     else:
         status, note = READY, ""
@@ -271,6 +273,9 @@ def _contact_text(c: Contact) -> str:
     return ", ".join(p for p in parts if p) or "not set"
 
 
+RUN_NOUN = {"validate": "validation", "build": "build"}
+
+
 def _when(run: RunState) -> str:
     return run.when.strftime("%Y-%m-%d %H:%M UTC")
 
@@ -295,7 +300,7 @@ def render_status_text(report: StatusReport) -> str:
     lines = [f"ATT annual report {report.year} ({report.state}): submission status on {report.today.isoformat()}"]
     lines += ["  " + _milestone_text(m, report.today) for m in report.timetable]
     if report.last_run:
-        lines.append(f"Last run: {report.last_run.kind} on {_when(report.last_run)}")
+        lines.append(f"Last run: {RUN_NOUN[report.last_run.kind]} on {_when(report.last_run)}")
     else:
         lines.append("Last run: none; no validation or build has been recorded yet.")
     for a in report.agencies:
@@ -303,7 +308,7 @@ def render_status_text(report: StatusReport) -> str:
         lines.append(f"{a.name} ({a.role}){': ' + a.provides if a.provides else ''}")
         lines.append(f"  Status: {a.status}")
         lines.append(f"  Contact: {_contact_text(a.contact)}")
-        lines.append(f"  Due: {_due_field(a.due, a.days_left)}")
+        lines.append(f"  Due: {_due_field(a.due, a.days_left, bool(a.files))}")
         lines.append(f"  Files received: {len(a.files)}")
         lines += [f"    {_file_line(f)}" for f in a.files]
         lines += [f"    {p}  [removed since the last run]" for p in a.removed]
@@ -347,7 +352,8 @@ def status_frame(report: StatusReport) -> pd.DataFrame:
             "due": a.due.isoformat() if a.due else "",
             # two columns rather than a negative number (a leading "-" reads as a formula)
             "days_left": "" if a.days_left is None or a.days_left < 0 else str(a.days_left),
-            "days_overdue": str(-a.days_left) if a.days_left is not None and a.days_left < 0 else "",
+            # overdue means past the due date with nothing received
+            "days_overdue": str(-a.days_left) if a.status == OVERDUE else "",
             "files_received": str(len(a.files)),
             "files": "; ".join(
                 f"{f.path} ({f.size} bytes, sha256 {f.sha_prefix}, modified {f.modified.strftime('%Y-%m-%d %H:%M UTC')})"
