@@ -273,18 +273,24 @@ def resolve_country(text: str | None) -> str | None:
     return _resolve_text(raw)[0]
 
 
-def _columns(values: pd.Series, fn, fields: tuple[str, ...]) -> pd.DataFrame:
+def map_unique(values: pd.Series, fn, fields: tuple[str, ...], dtypes: dict[str, str] | None = None) -> pd.DataFrame:
     """Apply `fn(raw_text_or_None) -> tuple` once per distinct value of `values`.
 
-    Factorising is the only pass over every row; results are taken back from a
-    small per-unique array, so cost scales with the number of distinct spellings.
+    Shared by the normalise resolvers. Factorising is the only pass over every
+    row; results are taken back from a small per-unique array, so the cost
+    scales with the number of distinct spellings. Columns are "string" unless
+    `dtypes` says otherwise.
     """
     import numpy as np
 
+    dtypes = dtypes or {}
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     table = [fn(_as_text(u)) for u in uniques] + [fn(None)]  # last slot: missing cells
     pos = np.where(codes < 0, len(table) - 1, codes)
-    data = {name: pd.array([r[i] for r in table], dtype="string").take(pos) for i, name in enumerate(fields)}
+    data = {
+        name: pd.array([r[i] for r in table], dtype=dtypes.get(name, "string")).take(pos)
+        for i, name in enumerate(fields)
+    }
     return pd.DataFrame(data, index=values.index)
 
 
@@ -298,7 +304,7 @@ def resolve_countries(values: pd.Series) -> pd.DataFrame:
     Returns a frame indexed like `values` with `code` (alpha-3 or NA), `status`
     ("ok", "blank", "unknown", "vague") and `hint` (text or NA).
     """
-    return _columns(values, _resolve_or_blank, ("code", "status", "hint"))
+    return map_unique(values, _resolve_or_blank, ("code", "status", "hint"))
 
 
 _SPLIT_STRICT = re.compile(r"[;\n\r]+")
@@ -358,7 +364,7 @@ def resolve_country_list(values: pd.Series, sep: str = ";") -> pd.DataFrame:
     """
     if sep != ";":
         values = values.astype("string").str.replace(sep, ";", regex=False)
-    return _columns(values, _resolve_list_text, ("codes", "status", "bad", "hint"))
+    return map_unique(values, _resolve_list_text, ("codes", "status", "bad", "hint"))
 
 
 def country_name(code: str) -> str:
