@@ -1,1 +1,176 @@
-"""reconcile stage."""
+"""Reconcile stage: licences vs shipments, cross-agency duplicates, decisions, dispositions.
+
+Entry point: `reconcile(records, config, decisions, intake_findings)`.
+
+1. Exact cross-agency duplicates among the valid rows are merged: the
+   twins get disposition `merged` (disposition_ref = the surviving record's
+   `agency:file:row`), the survivor keeps every provenance in `also_from`.
+2. The reconcile rules (reconcile/rules.py) run on the valid, unmerged rows.
+3. Own-forces and out-of-scope findings exclude their record (disposition
+   `excluded`, disposition_ref = the finding id) unless a decision says
+   otherwise.
+4. Decisions apply: `exclude` excludes the record a finding is on
+   (disposition_ref = "decision F-..."), `override` sets its fields,
+   `accept` resolves the finding. Invalid rows are never touched.
+Other valid rows keep disposition "" for the compile stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+
+from att_report import findings as fnd
+from att_report.findings import Finding, Severity
+from att_report.normalise.identifiers import licence_key
+from att_report.reconcile import rules as _rules  # noqa: F401  (registers the rules)
+from att_report.reconcile.decisions import (
+    Decisions, apply_decisions, load_decisions, unresolved_errors,
+)
+from att_report.reconcile.duplicates import apply_merges, exact_duplicates
+from att_report.reconcile.rules import EXCLUDING_CODES
+from att_report.rules import RuleContext, run_rules
+
+__all__ = [
+    "ReconcileResult", "reconcile", "finalize_findings", "targets_for",
+    "Decisions", "load_decisions", "apply_decisions", "unresolved_errors", "EXCLUDING_CODES",
+]
+
+
+@dataclass(frozen=True)
+class ReconcileResult:
+    #: every row of the input, never fewer; dispositions merged/excluded set, overrides applied,
+    #: plus `also_from` ("agency:file:row;..." of the rows merged into a survivor)
+    records: pd.DataFrame
+    #: reconciliation findings (LOG_FIELDS), decision columns filled, plus decision-not-applicable warnings
+    findings: pd.DataFrame
+    #: one row per (decision, record) applied: finding_id, decision, row_uid, location, effect, note
+    decisions_applied: pd.DataFrame
+    #: finding_id -> row_uid of the record each finding is on (reconcile and intake findings)
+    targets: pd.DataFrame
+
+
+def targets_for(findings: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
+    """finding_id -> row_uid of the record the finding is on (by agency, file, sheet, row)."""
+    cols = ["finding_id", "row_uid"]
+    if findings.empty or records.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    f = findings[["finding_id", "agency", "file", "sheet", "row"]].dropna(subset=["row"])
+    f = f.assign(row=f["row"].astype("Int64"),
+                 sheet=f["sheet"].astype("string").fillna(""),
+                 agency=f["agency"].astype("string"), file=f["file"].astype("string"))
+    r = pd.DataFrame({
+        "row_uid": records["row_uid"].to_numpy(),
+        "agency": records["src_agency"].astype("string").to_numpy(),
+        "file": records["src_file"].astype("string").to_numpy(),
+        "sheet": records["src_sheet"].astype("string").fillna("").to_numpy(),
+        "row": records["src_row"].astype("Int64").to_numpy(),
+    })
+    out = f.merge(r, on=["agency", "file", "sheet", "row"], how="inner")[cols]
+    return out.drop_duplicates().sort_values(cols, kind="mergesort").reset_index(drop=True)
+
+
+def _set_fields(records: pd.DataFrame, pos, overrides) -> pd.DataFrame:
+    for field, value in overrides:
+        col = records.columns.get_loc(field)
+        records.iloc[pos, col] = value
+        if field == "licence_no":
+            keys = licence_key(records["licence_no"].iloc[pos].astype("string"))
+            records.iloc[pos, records.columns.get_loc("licence_key")] = keys.to_numpy()
+    return records
+
+
+def _not_applicable(decision, fid: str, why: str, where: pd.Series | None) -> Finding:
+    return Finding(
+        severity=Severity.WARNING, code="decision-not-applicable",
+        message=(f"The decision '{decision.decision}' on finding {fid} (decisions file line {decision.line}) "
+                 f"was not applied: {why}"),
+        agency=str(where["src_agency"]) if where is not None else "",
+        file=str(where["src_file"]) if where is not None else "",
+        sheet=str(where["src_sheet"]) if where is not None else "",
+        row=int(where["src_row"]) if where is not None else None,
+        field="decision", value=decision.decision,
+    ).with_id(fid)
+
+
+def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
+              intake_findings: pd.DataFrame | None = None) -> ReconcileResult:
+    """Run the reconciliation on a records frame (see the module docstring).
+
+    `intake_findings` lets decisions on intake findings (e.g. exclude a row
+    an intake warning points at) reach their records.
+    """
+    out = records.copy()
+    valid = out["valid"].astype(bool)
+    merges = exact_duplicates(out[valid])
+    out = apply_merges(out, merges)
+    active = out[valid & (out["disposition"] != "merged")]
+    ctx = RuleContext(config, extra={"merges": merges})
+    found = fnd.sort_frame(run_rules("reconcile", active, ctx))
+
+    every = found if intake_findings is None or intake_findings.empty else fnd.concat([intake_findings, found])
+    targets = targets_for(every, out)
+    pos = pd.Series(range(len(out)), index=out["row_uid"].to_numpy())
+    by_id = decisions.by_id() if decisions is not None else {}
+    disp_col = out.columns.get_loc("disposition")
+    ref_col = out.columns.get_loc("disposition_ref")
+
+    # default exclusions (own forces, out of scope): unless accepted or overridden
+    excl = found[found["code"].isin(EXCLUDING_CODES)]
+    excl = excl[~excl["finding_id"].map(lambda f: f in by_id and by_id[f].decision != "exclude")]
+    ex_t = targets.merge(excl[["finding_id"]], on="finding_id")
+    ex_t = ex_t[(out["disposition"].to_numpy()[pos.loc[ex_t["row_uid"]].to_numpy()] == "")]
+    ex_t = ex_t.drop_duplicates("row_uid", keep="first")
+    p = pos.loc[ex_t["row_uid"]].to_numpy()
+    out.iloc[p, disp_col] = "excluded"
+    out.iloc[p, ref_col] = ex_t["finding_id"].to_numpy()
+
+    applied: list[dict] = []
+    problems: list[Finding] = []
+    target_map = targets.groupby("finding_id")["row_uid"].agg(list).to_dict() if not targets.empty else {}
+    known = set(every["finding_id"])
+    for fid in sorted(by_id):  # per decision, not per record
+        d = by_id[fid]
+        if d.decision == "accept" or fid not in known:
+            continue
+        uids = target_map.get(fid, [])
+        if not uids:
+            problems.append(_not_applicable(d, fid, "the finding is not about one record (e.g. a whole file).", None))
+            continue
+        for uid in uids:
+            i = int(pos.loc[uid])
+            row = out.iloc[i]
+            loc = f"{row['src_agency']}:{row['src_file']}:{row['src_row']}"
+            if not bool(row["valid"]):
+                problems.append(_not_applicable(d, fid, "the row is invalid (left out of the report); "
+                                                "correct it in the agency's file.", row))
+                continue
+            if row["disposition"] == "merged":
+                problems.append(_not_applicable(d, fid, f"the row was merged into {row['disposition_ref']}; "
+                                                "decide the finding on that record instead.", row))
+                continue
+            if d.decision == "exclude":
+                out.iloc[i, disp_col] = "excluded"
+                out.iloc[i, ref_col] = f"decision {fid}"
+                effect = "excluded"
+            else:
+                _set_fields(out, [i], d.overrides)
+                effect = "set " + d.override_text
+            applied.append({"finding_id": fid, "decision": d.decision, "row_uid": uid, "location": loc,
+                            "effect": effect, "note": d.note, "line": d.line})
+
+    found = fnd.concat([found, fnd.to_frame(problems)])
+    found, _stale = apply_decisions(found, decisions)
+    applied_frame = pd.DataFrame(applied, columns=["finding_id", "decision", "row_uid", "location",
+                                                   "effect", "note", "line"])
+    return ReconcileResult(records=out, findings=fnd.sort_frame(found), decisions_applied=applied_frame,
+                           targets=targets)
+
+
+def finalize_findings(intake_findings: pd.DataFrame | None, result: ReconcileResult,
+                      decisions: Decisions | None) -> pd.DataFrame:
+    """All findings for the log: intake + reconciliation, decisions filled, stale decisions added, sorted."""
+    every = fnd.concat([intake_findings if intake_findings is not None else fnd.empty_frame(), result.findings])
+    every, stale = apply_decisions(every, decisions)
+    return fnd.sort_frame(fnd.concat([every, stale]))

@@ -1,0 +1,76 @@
+"""Small vectorised helpers shared by the reconciliation rules."""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from att_report import findings as fnd
+from att_report.rules import RULES
+
+
+def location(frame: pd.DataFrame) -> pd.Series:
+    """Where a record stands, as the user sees it: `agency:file:row`."""
+    return (
+        frame["src_agency"].astype("string").fillna("") + ":"
+        + frame["src_file"].astype("string").fillna("") + ":"
+        + frame["src_row"].astype("Int64").astype("string").fillna("")
+    )
+
+
+def record_key(frame: pd.DataFrame) -> pd.Series:
+    """The identity of a record for finding ids: agency and record_id.
+
+    A record without a record_id (intake flags that) is identified by where
+    it stands, so its ids are stable as long as the row does not move.
+    """
+    rec = frame["record_id"].astype("string").fillna("").str.strip()
+    where = (
+        "@" + frame["src_file"].astype("string").fillna("") + "|"
+        + frame["src_sheet"].astype("string").fillna("") + "|"
+        + frame["src_row"].astype("Int64").astype("string").fillna("")
+    )
+    rec = rec.where(rec.str.len() > 0, where)
+    return frame["src_agency"].astype("string").fillna("") + "|" + rec
+
+
+def provenance_order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows in a deterministic order independent of how they were read."""
+    return frame.sort_values(
+        ["src_agency", "src_file", "src_sheet", "src_row", "row_uid"], kind="mergesort"
+    )
+
+
+def join_sorted(frame: pd.DataFrame, by: str | list[str], col: str) -> pd.Series:
+    """Per group, the sorted unique texts of `col` joined by ';' (index = group keys)."""
+    return (
+        frame[[*([by] if isinstance(by, str) else by), col]]
+        .drop_duplicates()
+        .sort_values([*([by] if isinstance(by, str) else by), col], kind="mergesort")
+        .groupby(by, sort=False)[col]
+        .agg(";".join)
+    )
+
+
+def emit_on(rows: pd.DataFrame, code: str, message, *, field: str = "", value="",
+            related="", identity: pd.Series | None = None) -> pd.DataFrame:
+    """Findings of a registered rule; the id derives from `identity` (record keys) and the code."""
+    if rows.empty:
+        return fnd.empty_frame()
+    ident = (identity if identity is not None else record_key(rows),)
+    return fnd.frame_for_rows(
+        rows, code=code, severity=RULES[code].severity, message=message,
+        field=field, value=value, related=related, identity=ident,
+    )
+
+
+def text(series: pd.Series) -> pd.Series:
+    """Series as display text ("" for missing)."""
+    return series.astype("string").fillna("")
+
+
+def fmt_date(series: pd.Series) -> pd.Series:
+    return series.dt.strftime("%Y-%m-%d").astype("string").fillna("")
+
+
+def fmt_int(series: pd.Series) -> pd.Series:
+    return series.astype("Float64").round().astype("Int64").astype("string").fillna("")

@@ -1,0 +1,134 @@
+"""Cross-agency duplicates: the same transfer in two agencies' files.
+
+Exact duplicates (identical flow, basis, licence, partner, category,
+quantity and date, reported by different agencies) are merged into one
+record that keeps every provenance; near-duplicates are only flagged (see
+the rules). Several identical-looking rows *within one agency* are partial
+deliveries, never merged: when agency A lists two identical shipments and
+agency B lists two, they pair up one to one (by file order), so two real
+shipments stay two.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from att_report.reconcile.common import location, record_key
+
+#: The fields that must be identical for an automatic merge (issue 3).
+EXACT_KEY = ("flow", "basis", "licence_key", "partner_state", "category", "quantity", "date")
+
+#: Fields a survivor takes from its merged twins when it has none itself.
+COALESCE = ("value", "currency", "hs_code", "origin_state", "intermediate_states",
+            "description", "end_user", "comments", "valid_until")
+
+
+def _key_frame(rows: pd.DataFrame) -> pd.DataFrame:
+    key = pd.DataFrame(index=rows.index)
+    for name in EXACT_KEY:
+        col = rows[name]
+        if name == "date":
+            col = col.dt.strftime("%Y-%m-%d")
+        key[name] = col.astype("string").fillna("\x00")
+    # a value-only record (no number of items) must match on value instead
+    no_qty = rows["quantity"].isna()
+    key["quantity"] = key["quantity"].where(
+        ~no_qty, "v:" + rows["value"].astype("string").fillna("\x00") + rows["currency"].astype("string").fillna("")
+    )
+    return key
+
+
+def exact_duplicates(rows: pd.DataFrame) -> pd.DataFrame:
+    """Rows to merge: one line per merged row with its surviving record.
+
+    Columns: row_uid, survivor_uid, merged_loc, survivor_loc, merged_key,
+    survivor_key (record keys, see common.record_key). Only rows with a date
+    and a quantity or value take part; the survivor is the first agency's row
+    in provenance order.
+    """
+    cols = ["row_uid", "survivor_uid", "merged_loc", "survivor_loc", "merged_key", "survivor_key"]
+    usable = rows[rows["date"].notna() & (rows["quantity"].notna() | rows["value"].notna())]
+    if usable.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    key = _key_frame(usable)
+    gid = key.groupby(list(EXACT_KEY), sort=False, dropna=False).ngroup()
+    frame = pd.DataFrame({
+        "gid": gid.to_numpy(),
+        "agency": usable["src_agency"].to_numpy(),
+        "row_uid": usable["row_uid"].to_numpy(),
+        "src_agency": usable["src_agency"].to_numpy(),
+        "src_file": usable["src_file"].to_numpy(),
+        "src_sheet": usable["src_sheet"].to_numpy(),
+        "src_row": usable["src_row"].to_numpy(),
+    }, index=usable.index)
+    n_agencies = frame.groupby("gid")["agency"].transform("nunique")
+    frame = frame[n_agencies > 1]
+    if frame.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    frame = frame.sort_values(["gid", "src_agency", "src_file", "src_sheet", "src_row", "row_uid"], kind="mergesort")
+    # pair the k-th row of each agency with the k-th row of the others
+    frame["k"] = frame.groupby(["gid", "agency"], sort=False).cumcount()
+    first = frame.groupby(["gid", "k"], sort=False)["row_uid"].transform("first")
+    per_slot = frame.groupby(["gid", "k"], sort=False)["agency"].transform("nunique")
+    frame = frame.assign(survivor_uid=first)
+    frame = frame[(per_slot > 1)]
+    recs = rows.set_index("row_uid")
+    frame = frame.assign(
+        loc=location(frame).to_numpy(),
+        key=record_key(recs.loc[frame["row_uid"]].reset_index()).to_numpy(),
+    )
+    surv = frame[frame["row_uid"] == frame["survivor_uid"]].set_index("row_uid")
+    merged = frame[frame["row_uid"] != frame["survivor_uid"]]
+    out = pd.DataFrame({
+        "row_uid": merged["row_uid"].to_numpy(),
+        "survivor_uid": merged["survivor_uid"].to_numpy(),
+        "merged_loc": merged["loc"].to_numpy(),
+        "survivor_loc": surv.loc[merged["survivor_uid"], "loc"].to_numpy(),
+        "merged_key": merged["key"].to_numpy(),
+        "survivor_key": surv.loc[merged["survivor_uid"], "key"].to_numpy(),
+    })
+    return out.reset_index(drop=True)
+
+
+def apply_merges(records: pd.DataFrame, merges: pd.DataFrame) -> pd.DataFrame:
+    """Mark merged rows, give survivors `also_from` and fill their blanks from their twins.
+
+    A survivor becomes withheld when any of its twins is withheld: one agency's
+    confidentiality mark must not be lost by merging (Art. 13(3)).
+    """
+    out = records.copy()
+    if "also_from" not in out:
+        out["also_from"] = pd.Series("", index=out.index, dtype="string")
+    if merges.empty:
+        return out
+    pos = pd.Series(range(len(out)), index=out["row_uid"].to_numpy())
+    m_pos = pos.loc[merges["row_uid"]].to_numpy()
+    out.iloc[m_pos, out.columns.get_loc("disposition")] = "merged"
+    out.iloc[m_pos, out.columns.get_loc("disposition_ref")] = merges["survivor_loc"].to_numpy()
+
+    also = merges.sort_values(["survivor_uid", "merged_loc"]).groupby("survivor_uid")["merged_loc"].agg(";".join)
+    s_pos = pos.loc[also.index].to_numpy()
+    out.iloc[s_pos, out.columns.get_loc("also_from")] = also.to_numpy()
+
+    twins = out.iloc[m_pos].assign(_surv=merges["survivor_uid"].to_numpy())
+    for name in COALESCE:
+        if name not in out:
+            continue
+        fill = twins.dropna(subset=[name]).groupby("_surv", sort=True)[name].first()
+        if fill.empty:
+            continue
+        target = pos.loc[fill.index].to_numpy()
+        current = out[name].iloc[target]
+        missing = current.isna().to_numpy()
+        if name in ("value", "currency"):
+            # value and currency travel together
+            missing = out["value"].iloc[target].isna().to_numpy()
+        if missing.any():
+            col = out.columns.get_loc(name)
+            vals = fill.to_numpy()
+            out.iloc[target[missing], col] = vals[missing]
+    withheld = twins["withheld"].fillna(False).astype(bool).groupby(twins["_surv"]).any()
+    w_pos = pos.loc[withheld.index[withheld.to_numpy()]].to_numpy()
+    if len(w_pos):
+        out.iloc[w_pos, out.columns.get_loc("withheld")] = True
+    return out

@@ -1,0 +1,516 @@
+"""The reconciliation rule catalogue (issue 3; ATT_REPORTING.md sections 4-6).
+
+Each rule takes the *active* records (valid rows not merged into another
+record) and a RuleContext whose `extra` may hold the precomputed links
+("links") and merges ("merges"); a rule called on its own computes them.
+Findings never change the figures by themselves: only `own-forces` and
+`out-of-scope` exclude by default (see EXCLUDING_CODES), and the NPC's
+decisions do the rest.
+
+Finding ids derive from the rule code and the (agency, record_id) of the
+records involved, sorted: never from row order.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from att_report import findings as fnd
+from att_report.findings import Severity
+from att_report.reconcile import link as lk
+from att_report.reconcile.common import emit_on, fmt_date, fmt_int, location, record_key, text
+from att_report.reconcile.duplicates import exact_duplicates
+from att_report.rules import RuleContext, rule
+
+#: Findings of these codes exclude their record unless the NPC decides otherwise.
+EXCLUDING_CODES = ("own-forces", "out-of-scope")
+
+
+def get_links(records: pd.DataFrame, ctx: RuleContext) -> lk.Links:
+    if "links" not in ctx.extra:
+        ctx.extra["links"] = lk.build_links(records)
+    return ctx.extra["links"]
+
+
+def get_merges(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    if "merges" not in ctx.extra:
+        ctx.extra["merges"] = exact_duplicates(records)
+    return ctx.extra["merges"]
+
+
+def _year(ctx: RuleContext) -> int | None:
+    return getattr(ctx.config, "year", None)
+
+
+def _flow_word(flow: pd.Series) -> pd.Series:
+    return text(flow).replace({"export": "export", "import": "import"})
+
+
+def _pair_key(a: pd.Series, b: pd.Series) -> pd.Series:
+    """Identity of two records, order-free."""
+    a = a.astype(str)
+    b = b.astype(str)
+    lo = a.where(a <= b, b)
+    hi = b.where(a <= b, a)
+    return lo + ";" + hi
+
+
+# --- licence vs shipment ------------------------------------------------------
+
+@rule("shipment-without-licence", Severity.ERROR, "reconcile")
+def rule_shipment_without_licence(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """An actual export/import quotes no licence number.
+
+    Enforces: ATT Art. 7 and 8 (exports and imports are authorized by national
+    licences); ATT_REPORTING.md section 5 (unlicensed shipments). The shipment
+    still happened, so it stays in the actual figures until the NPC decides.
+    """
+    s = get_links(records, ctx).shipments
+    hit = s[s["status"] == lk.NONE]
+    msg = ("This " + _flow_word(hit["flow"]) + " shipment quotes no licence number, so it cannot be checked "
+           "against a licence. Ask the agency for the licence number, or record a decision "
+           "(accept if it needed none, e.g. a government-to-government transfer).")
+    return emit_on(hit, "shipment-without-licence", msg, field="licence_no", value="")
+
+
+@rule("shipment-licence-unknown", Severity.ERROR, "reconcile")
+def rule_shipment_licence_unknown(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """An actual export/import quotes a licence number that matches no licence.
+
+    Enforces: ATT Art. 7 and 8; ATT_REPORTING.md section 4 (shipments quoting
+    a wrong licence). Numbers are compared ignoring case, spaces, dashes and
+    leading zeros.
+    """
+    s = get_links(records, ctx).shipments
+    hit = s[s["status"] == lk.UNKNOWN]
+    msg = ("Licence '" + text(hit["licence_no"]) + "' quoted by this " + _flow_word(hit["flow"])
+           + " shipment matches no licence in the licensing authority's files. Check the number with "
+           "the agency (a typo, or a licence issued in an earlier year that is missing from the files).")
+    return emit_on(hit, "shipment-licence-unknown", msg, field="licence_no", value=text(hit["licence_no"]))
+
+
+@rule("shipment-licence-other-flow", Severity.ERROR, "reconcile")
+def rule_shipment_licence_other_flow(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """A shipment quotes a licence that exists only for the other flow (an import licence on an export).
+
+    Enforces: ATT Art. 7 (export) vs Art. 8 (import) authorizations are
+    distinct; a link must have the same flow (issue 3, linking).
+    """
+    s = get_links(records, ctx).shipments
+    hit = s[s["status"] == lk.OTHER_FLOW]
+    other = hit["flow"].map({"export": "import", "import": "export"}).astype("string").fillna("other")
+    msg = ("Licence '" + text(hit["licence_no"]) + "' is an " + other + " licence, but this shipment is an "
+           + _flow_word(hit["flow"]) + ". Check the flow of the shipment or the licence number.")
+    return emit_on(hit, "shipment-licence-other-flow", msg, field="licence_no", value=text(hit["licence_no"]))
+
+
+def _exceeded(records: pd.DataFrame, ctx: RuleContext, measure: str, code: str) -> pd.DataFrame:
+    links = get_links(records, ctx)
+    s = links.shipments[links.shipments["bucket"].notna()]
+    lines = links.lines
+    keys = ["flow", "licence_key", "bucket"]
+    if s.empty or lines.empty:
+        return fnd.empty_frame()
+    lic = lines.groupby(keys, sort=False).agg(
+        allowed=(measure, "sum"), known=(measure, "count"), n=("row_uid", "size"),
+        lic_uid=("row_uid", "first"), cur=("currency", "nunique"), lic_cur=("currency", "first"),
+    )
+    lic = lic[lic["known"] == lic["n"]]  # a line without the amount: the licensed total is unknown
+    shp = s.groupby(keys, sort=False).agg(
+        shipped=(measure, "sum"), s_known=(measure, "count"), s_n=("row_uid", "size"),
+        s_cur=("currency", "nunique"), ship_cur=("currency", "first"),
+    )
+    both = shp.join(lic, how="inner")
+    over = both["shipped"].astype("Float64") > both["allowed"].astype("Float64")
+    if measure == "value":
+        # values compare only in one currency (conversion belongs to compile)
+        over &= (both["cur"] == 1) & (both["s_cur"] == 1) & (both["lic_cur"] == both["ship_cur"])
+    both = both[over.fillna(False)]
+    if both.empty:
+        return fnd.empty_frame()
+    involved = s.merge(both.reset_index()[keys], on=keys, how="inner")
+    related = (involved.sort_values(["loc"]).groupby(keys, sort=False)["loc"].agg(";".join))
+    counts = involved.groupby(keys, sort=False).size()
+    both = both.join(related.rename("related")).join(counts.rename("n_ship"))
+    rows = links.lines.set_index("row_uid").loc[both["lic_uid"]].reset_index()
+    rows.index = both.index
+    lic_no = text(rows["licence_no"])
+    bucket = pd.Series(both.index.get_level_values("bucket"), index=both.index).astype("string")
+    where = (" for " + bucket).where(bucket != "*", "")
+    amount = fmt_int(both["shipped"]) if measure == "quantity" else both["shipped"].round(2).astype("string")
+    allowed = fmt_int(both["allowed"]) if measure == "quantity" else both["allowed"].round(2).astype("string")
+    unit = " items" if measure == "quantity" else (" " + text(both["lic_cur"]))
+    what = "number of items" if measure == "quantity" else "value"
+    msg = (both["n_ship"].astype("string") + " shipments under licence '" + lic_no + "'" + where
+           + " total " + amount + unit + ", more than the " + allowed + unit + " licensed. "
+           "Check each shipment listed under 'related' (a double entry? a licence amendment?) "
+           "and record a decision.")
+    ident = record_key(rows) + "|" + bucket
+    return emit_on(rows, code, msg, field=measure, value=amount + " > " + allowed, related=both["related"],
+                   identity=ident)
+
+
+@rule("licence-quantity-exceeded", Severity.ERROR, "reconcile")
+def rule_licence_quantity_exceeded(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """Cumulative number of items shipped under a licence exceeds the licensed number.
+
+    Enforces: ATT Art. 7 and 11 (transfers within the authorization; diversion
+    risk); ATT_REPORTING.md section 5 (over-shipment, cumulative per licence).
+    The finding is on the licence and names every shipment involved. A licence
+    with lines in several categories is checked per category.
+    """
+    return _exceeded(records, ctx, "quantity", "licence-quantity-exceeded")
+
+
+@rule("licence-value-exceeded", Severity.ERROR, "reconcile")
+def rule_licence_value_exceeded(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """Cumulative value shipped under a licence exceeds the licensed value (same currency).
+
+    Enforces: ATT Art. 7 and 11; ATT_REPORTING.md section 5 (over-shipment).
+    Compared only when licence and shipments use one and the same currency.
+    """
+    return _exceeded(records, ctx, "value", "licence-value-exceeded")
+
+
+@rule("partner-mismatch", Severity.ERROR, "reconcile")
+def rule_partner_mismatch(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """The shipment's partner State differs from its licence's.
+
+    Enforces: ATT Art. 7(1), 11 (diversion) and 13(3) (the reported partner);
+    ATT_REPORTING.md section 5 (destination mismatch). The shipment is
+    reported under its own partner State unless the NPC overrides it.
+    """
+    s = get_links(records, ctx).shipments
+    hit = s[~s["partner_ok"] & s["partner_state"].notna() & (s["partners"].fillna("") != "")]
+    msg = ("The shipment goes to " + text(hit["partner_state"]) + " but licence '" + text(hit["licence_no"])
+           + "' names " + text(hit["partners"]) + ". Check with both agencies which is right; "
+           "override partner_state if the shipment record is wrong.")
+    return emit_on(hit, "partner-mismatch", msg, field="partner_state", value=text(hit["partner_state"]),
+                   related=hit["lic_loc"], identity=hit["key"] + "|" + hit["lic_key"])
+
+
+@rule("category-mismatch", Severity.WARNING, "reconcile")
+def rule_category_mismatch(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """The shipment's category differs from its licence's.
+
+    Enforces: ATT Art. 2(1) and 5(3) (consistent categorisation);
+    ATT_REPORTING.md section 5. Often a classification difference between
+    customs and licensing; the shipment is reported under its own category.
+    """
+    s = get_links(records, ctx).shipments
+    hit = s[~s["category_ok"] & s["category"].notna() & (s["categories"].fillna("") != "")]
+    msg = ("The shipment is in category " + text(hit["category"]) + " but licence '" + text(hit["licence_no"])
+           + "' covers " + text(hit["categories"]) + ". Check the classification with both agencies.")
+    return emit_on(hit, "category-mismatch", msg, field="category", value=text(hit["category"]),
+                   related=hit["lic_loc"], identity=hit["key"] + "|" + hit["lic_key"])
+
+
+@rule("shipment-before-licence", Severity.ERROR, "reconcile")
+def rule_shipment_before_licence(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """A shipment is dated before its licence was issued.
+
+    Enforces: ATT Art. 7 and 8 (authorization precedes the transfer);
+    ATT_REPORTING.md section 5 (shipment outside validity).
+    """
+    s = get_links(records, ctx).shipments
+    hit = s[(s["date"] < s["issue"]).fillna(False)]
+    msg = ("Shipped on " + fmt_date(hit["date"]) + ", before licence '" + text(hit["licence_no"])
+           + "' was issued on " + fmt_date(hit["issue"]) + ". Check both dates (a day/month swap?).")
+    return emit_on(hit, "shipment-before-licence", msg, field="date", value=fmt_date(hit["date"]),
+                   related=hit["lic_loc"], identity=hit["key"] + "|" + hit["lic_key"])
+
+
+@rule("shipment-after-expiry", Severity.ERROR, "reconcile")
+def rule_shipment_after_expiry(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """A shipment is dated after its licence expired.
+
+    Enforces: ATT Art. 7 and 8 (transfers under a valid authorization);
+    ATT_REPORTING.md section 5 (shipment outside validity).
+    """
+    s = get_links(records, ctx).shipments
+    hit = s[(s["date"] > s["expiry"]).fillna(False)]
+    msg = ("Shipped on " + fmt_date(hit["date"]) + ", after licence '" + text(hit["licence_no"])
+           + "' expired on " + fmt_date(hit["expiry"]) + ". Check for a licence extension or a wrong date.")
+    return emit_on(hit, "shipment-after-expiry", msg, field="date", value=fmt_date(hit["date"]),
+                   related=hit["lic_loc"], identity=hit["key"] + "|" + hit["lic_key"])
+
+
+@rule("licence-unused", Severity.INFO, "reconcile")
+def rule_licence_unused(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """A licence has no shipment dated in the reporting year.
+
+    Enforces: good practice (ATT_REPORTING.md section 5, licences unused in
+    the year): normal, but it explains why authorized and actual figures differ.
+    """
+    links = get_links(records, ctx)
+    lic = links.licences
+    if lic.empty:
+        return fnd.empty_frame()
+    s = links.shipments
+    year = _year(ctx)
+    in_year = s[s["status"] == lk.LINKED]
+    if year is not None:
+        in_year = in_year[(in_year["date"].dt.year == year).fillna(False)]
+    used = in_year[["flow", "licence_key"]].drop_duplicates().assign(_used=True)
+    lic = lic.merge(used, on=["flow", "licence_key"], how="left")
+    lic = lic[lic["_used"].isna()]
+    if lic.empty:
+        return fnd.empty_frame()
+    rows = links.lines.set_index("row_uid").loc[lic["lic_uid"]].reset_index()
+    others = links.lines.merge(lic[["flow", "licence_key", "lic_uid"]], on=["flow", "licence_key"])
+    others = others[others["row_uid"] != others["lic_uid"]]
+    related = others.assign(loc=location(others)).sort_values("loc").groupby("lic_uid")["loc"].agg(";".join)
+    rel = pd.Series(rows["row_uid"].map(related).fillna("").to_numpy(), index=rows.index)
+    yr = f" in {year}" if year is not None else ""
+    msg = ("Licence '" + text(rows["licence_no"]) + "' has no shipment" + yr
+           + " in the customs or defence files. Normal for a licence not (yet) used; "
+           "no action needed unless a delivery is known.")
+    return emit_on(rows, "licence-unused", msg, field="licence_no", value=text(rows["licence_no"]),
+                   related=rel)
+
+
+@rule("licence-expired-before-year", Severity.WARNING, "reconcile")
+def rule_licence_expired_before_year(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """A licence in the files had already expired before the reporting year began.
+
+    Enforces: Art. 13(3) reports the preceding calendar year; good practice:
+    an expired licence in this year's licensing file suggests an old register
+    or a wrong expiry date.
+    """
+    year = _year(ctx)
+    if year is None:
+        return fnd.empty_frame()
+    aut = records[(records["basis"] == "authorized").fillna(False)]
+    hit = aut[(aut["valid_until"] < pd.Timestamp(year, 1, 1)).fillna(False)]
+    msg = ("Licence '" + text(hit["licence_no"]) + "' expired on " + fmt_date(hit["valid_until"])
+           + f", before {year} began. Check the expiry date, or whether this file is an old register.")
+    return emit_on(hit, "licence-expired-before-year", msg, field="valid_until", value=fmt_date(hit["valid_until"]))
+
+
+@rule("withheld-inconsistent", Severity.WARNING, "reconcile")
+def rule_withheld_inconsistent(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """A shipment is not marked withheld while its licence is.
+
+    Enforces: ATT Art. 13(3) (commercially sensitive or national-security
+    information may be left out): what the licensing authority withholds must
+    not be published through the customs record of the same transfer.
+    """
+    s = get_links(records, ctx).shipments
+    hit = s[(s["status"] == lk.LINKED) & s["lic_withheld"].fillna(False).astype(bool)
+            & ~s["withheld"].fillna(False).astype(bool)]
+    msg = ("Licence '" + text(hit["licence_no"]) + "' is marked withheld (Art. 13(3)) but this shipment "
+           "is not, so it would be published. Mark the shipment withheld (override withheld=yes) or accept.")
+    return emit_on(hit, "withheld-inconsistent", msg, field="withheld", value="no",
+                   related=hit["lic_loc"], identity=hit["key"] + "|" + hit["lic_key"])
+
+
+# --- duplicates -----------------------------------------------------------------
+
+@rule("duplicate-merged", Severity.INFO, "reconcile")
+def rule_duplicate_merged(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """The same transfer appears in two agencies' files and was merged into one record.
+
+    Enforces: no double counting (ATT_REPORTING.md section 4: the same transfer
+    in customs and defence files); identical flow, basis, licence, partner,
+    category, quantity and date. The record keeps both provenances.
+    """
+    merges = get_merges(records, ctx)
+    if merges.empty:
+        return fnd.empty_frame()
+    groups = merges.sort_values("merged_loc").groupby("survivor_uid", sort=True).agg(
+        related=("merged_loc", ";".join), keys=("merged_key", ";".join), n=("row_uid", "size"),
+        survivor_key=("survivor_key", "first"))
+    by_uid = records.set_index("row_uid")
+    present = groups.index.isin(by_uid.index)
+    groups = groups[present]
+    if groups.empty:
+        return fnd.empty_frame()
+    rows = by_uid.loc[groups.index].reset_index()
+    rows.index = groups.index
+    ident = (groups["survivor_key"] + ";" + groups["keys"]).map(lambda k: ";".join(sorted(k.split(";"))))
+    msg = ("The same transfer is also in " + groups["related"]
+           + "; counted once (merged into this record). Nothing to do unless these are really two transfers.")
+    return emit_on(rows, "duplicate-merged", msg, related=groups["related"], identity=ident)
+
+
+@rule("near-duplicate", Severity.WARNING, "reconcile")
+def rule_near_duplicate(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """Two agencies list a transfer with the same licence, partner and category, close dates and amounts.
+
+    Enforces: no double counting (ATT_REPORTING.md section 4); dates within
+    [reconcile] near_duplicate_days (14) and quantities within
+    near_duplicate_tolerance (10%). Not merged: decide (exclude the duplicate,
+    or accept as two transfers). Partial deliveries by one agency are normal.
+    """
+    cfg = getattr(ctx.config, "reconcile", None)
+    days = getattr(cfg, "near_duplicate_days", 14)
+    tol = getattr(cfg, "near_duplicate_tolerance", 0.10)
+    key = ["flow", "basis", "licence_key", "partner_state", "category"]
+    r = records.dropna(subset=key + ["date"])
+    r = r[r["quantity"].notna() | r["value"].notna()]
+    if r.empty:
+        return fnd.empty_frame()
+    multi = r.groupby(key, sort=False)["src_agency"].transform("nunique") > 1
+    r = r[multi]
+    if r.empty:
+        return fnd.empty_frame()
+    cols = key + ["row_uid", "src_agency", "date", "quantity", "value"]
+    pairs = r[cols].merge(r[cols], on=key, suffixes=("_a", "_b"))
+    pairs = pairs[pairs["src_agency_a"] < pairs["src_agency_b"]]
+    close = (pairs["date_a"] - pairs["date_b"]).abs() <= pd.Timedelta(days=days)
+    qa, qb = pairs["quantity_a"].astype("Float64"), pairs["quantity_b"].astype("Float64")
+    va, vb = pairs["value_a"].astype("Float64"), pairs["value_b"].astype("Float64")
+    use_q = qa.notna() & qb.notna()
+    q_close = (qa - qb).abs() <= tol * pd.concat([qa, qb], axis=1).max(axis=1)
+    v_close = (va - vb).abs() <= tol * pd.concat([va, vb], axis=1).max(axis=1)
+    amount_close = q_close.where(use_q, v_close).fillna(False).astype(bool)
+    pairs = pairs[close & amount_close]
+    if pairs.empty:
+        return fnd.empty_frame()
+    by_uid = records.set_index("row_uid")
+    # the finding sits on the second agency's record: excluding it drops the duplicate
+    rows = by_uid.loc[pairs["row_uid_b"]].reset_index()
+    other = by_uid.loc[pairs["row_uid_a"]].reset_index()
+    other_loc = location(other)
+    ident = _pair_key(record_key(rows), record_key(other))
+    msg = ("Possibly the same transfer as " + other_loc + " (same licence, partner and category; dates "
+           + fmt_date(rows["date"]) + " and " + fmt_date(other["date"]) + "; quantities "
+           + fmt_int(rows["quantity"]) + " and " + fmt_int(other["quantity"]) + "). Not merged: "
+           "exclude this record if it is a duplicate, or accept if they are two transfers.")
+    return emit_on(rows, "near-duplicate", msg, related=other_loc, identity=ident)
+
+
+@rule("duplicate-record-id", Severity.ERROR, "reconcile")
+def rule_duplicate_record_id(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """The same record_id appears more than once in one agency's files.
+
+    Enforces: the intake contract (record_id unique within an agency) and no
+    double counting (the same file sent twice, or a monthly and a cumulative
+    file). One finding per repeated id, on its first row.
+    """
+    r = records[records["record_id"].notna() & (text(records["record_id"]).str.strip() != "")]
+    dup = r[r.duplicated(["src_agency", "record_id"], keep=False)]
+    if dup.empty:
+        return fnd.empty_frame()
+    dup = dup.sort_values(["src_agency", "record_id", "src_file", "src_sheet", "src_row"], kind="mergesort")
+    dup = dup.assign(_loc=location(dup))
+    first = dup.drop_duplicates(["src_agency", "record_id"], keep="first")
+    rest = dup[~dup.index.isin(first.index)]
+    related = rest.groupby(["src_agency", "record_id"], sort=False)["_loc"].agg(";".join)
+    rel = pd.Series(
+        related.reindex(pd.MultiIndex.from_frame(first[["src_agency", "record_id"]])).to_numpy(),
+        index=first.index,
+    )
+    msg = ("Record id '" + text(first["record_id"]) + "' appears again at " + rel
+           + ". If both rows are the same transfer it is counted twice: exclude one, or give the agency's "
+           "rows distinct ids.")
+    return emit_on(first, "duplicate-record-id", msg, field="record_id", value=text(first["record_id"]),
+                   related=rel)
+
+
+# --- scope and plausibility -------------------------------------------------------
+
+@rule("own-forces", Severity.WARNING, "reconcile")
+def rule_own_forces(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """The partner State is the reporting State itself (likely own forces' equipment).
+
+    Enforces: ATT Art. 2(3) (movements by or for a State Party's own forces,
+    remaining under its ownership, are out of scope). Excluded from the report
+    unless the NPC decides otherwise (accept or override).
+    """
+    state = getattr(ctx.config, "state", None)
+    if not state:
+        return fnd.empty_frame()
+    hit = records[(records["partner_state"] == state).fillna(False)]
+    msg = (f"The partner State is {state}, the reporting State itself: likely equipment of its own forces "
+           "(ATT Art. 2(3), out of scope). Excluded from the report; accept to report it, or override "
+           "partner_state if the partner is wrong.")
+    return emit_on(hit, "own-forces", msg, field="partner_state", value=text(hit["partner_state"]))
+
+
+def _hs_facts(hs: pd.Series) -> pd.DataFrame:
+    """hs_lookup over the unique codes only, mapped back to `hs`."""
+    from att_report.normalise.categories import hs_lookup
+
+    codes = hs.astype("string").dropna().unique()
+    if len(codes) == 0:
+        return pd.DataFrame(index=hs.index, columns=["candidates", "out_of_scope", "heading"])
+    facts = hs_lookup(pd.Series(codes, dtype="string"))
+    facts.index = pd.Index(codes)
+    return facts.reindex(hs.astype("string").to_numpy()).set_axis(hs.index)
+
+
+@rule("out-of-scope", Severity.WARNING, "reconcile")
+def rule_out_of_scope(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """The HS code shows ammunition or parts (headings 9305, 9306 except missiles).
+
+    Enforces: ATT Art. 13(3) covers the Art. 2(1) categories; ammunition
+    (Art. 3) and parts and components (Art. 4) are not reported
+    (ATT_REPORTING.md sections 1 and 6). Excluded unless the NPC decides otherwise.
+    """
+    r = records[records["hs_code"].notna()]
+    if r.empty:
+        return fnd.empty_frame()
+    facts = _hs_facts(r["hs_code"])
+    hit = r[facts["out_of_scope"].fillna(False).astype(bool)]
+    heading = text(facts.loc[hit.index, "heading"])
+    msg = ("HS code " + text(hit["hs_code"]) + " (heading " + heading + ") is ammunition or parts, "
+           "not reported under ATT Art. 13(3). Excluded; accept if it is a complete weapon "
+           "(then correct the HS code with the agency).")
+    return emit_on(hit, "out-of-scope", msg, field="hs_code", value=text(hit["hs_code"]))
+
+
+def _in_candidates(category: pd.Series, candidates: pd.Series) -> pd.Series:
+    """Per row: is the category one of the ';'-separated candidates (or under one of them)?"""
+    pairs = pd.DataFrame({"category": category.astype("string"), "candidates": candidates.astype("string")})
+    uniq = pairs.drop_duplicates()
+    ok = {}
+    for cat, cands in uniq.itertuples(index=False):  # per unique pair, not per row
+        parts = [c.strip() for c in str(cands).split(";") if c.strip()]
+        ok[(cat, cands)] = any(cat == c or str(cat).startswith(c + ".") for c in parts)
+    return pd.Series([ok[k] for k in zip(pairs["category"], pairs["candidates"])], index=category.index)
+
+
+@rule("hs-category-mismatch", Severity.WARNING, "reconcile")
+def rule_hs_category_mismatch(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """The HS code does not fit the record's ATT category.
+
+    Enforces: consistent classification (ATT_REPORTING.md section 6: the HS
+    crosswalk gives hints only, never the category). Check the category or the
+    HS code with the agency.
+    """
+    r = records[records["hs_code"].notna() & records["category"].notna()]
+    if r.empty:
+        return fnd.empty_frame()
+    facts = _hs_facts(r["hs_code"])
+    cands = text(facts["candidates"])
+    known = (cands != "") & ~facts["out_of_scope"].fillna(False).astype(bool)
+    r, cands = r[known], cands[known]
+    if r.empty:
+        return fnd.empty_frame()
+    hit = r[~_in_candidates(r["category"], cands)]
+    c = cands.loc[hit.index]
+    msg = ("Category " + text(hit["category"]) + " does not fit HS code " + text(hit["hs_code"])
+           + " (which suggests " + c.str.replace(";", " or ") + "). Check the category or the HS code.")
+    return emit_on(hit, "hs-category-mismatch", msg, field="category", value=text(hit["category"]))
+
+
+@rule("quantity-outlier", Severity.WARNING, "reconcile")
+def rule_quantity_outlier(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """A line's number of items is implausibly large for its category (e.g. 1,000 battle tanks).
+
+    Enforces: ATT_REPORTING.md section 5 (outliers such as 10,000 tanks):
+    typically a value, weight or HS quantity typed in the quantity column.
+    """
+    from att_report.normalise.categories import load_categories
+
+    limits = {c.code: c.outlier_quantity for c in load_categories() if getattr(c, "outlier_quantity", None)}
+    if not limits:
+        return fnd.empty_frame()
+    limit = records["category"].map(limits).astype("Float64")
+    hit = records[(records["quantity"].astype("Float64") > limit).fillna(False)]
+    lim = fmt_int(limit.loc[hit.index])
+    msg = (fmt_int(hit["quantity"]) + " items of category " + text(hit["category"]) + " in one line is more than "
+           + lim + ", implausible for this category. Check whether a value, a weight or a customs "
+           "quantity was entered as the number of items.")
+    return emit_on(hit, "quantity-outlier", msg, field="quantity", value=fmt_int(hit["quantity"]))
