@@ -9,6 +9,7 @@ from pathlib import Path
 
 from att_report.config import load_config
 from att_report.coordination.procedure import build_model, read_profile, write_procedure
+from att_report.reconcile import decisions
 from att_report.schema import INTAKE_COLUMNS
 
 GOLDEN = Path(__file__).parent / "golden" / "coordination"
@@ -164,7 +165,7 @@ def test_every_config_choice_is_stated(tmp_path):
         assert "near_duplicate_days" in doc and "21" in doc
         # decisions file, outputs and record keeping
         assert "decisions.csv" in doc
-        for word in ("finding_id", "accept", "exclude", "override", "mandatory"):
+        for word in (*decisions.COLUMNS, *decisions.DECISION_WORDS, "mandatory"):
             assert word in doc
         assert "manifest.json" in doc and "10 years" in doc and "Art. 12" in doc
         assert "out/ATT_annual_report_NZL_2024.xlsx" in doc
@@ -185,7 +186,12 @@ def test_intake_columns_and_profiles(tmp_path):
     assert "the profile file is not in the workspace yet" in md
     # the licensing authority uses the intake template
     section = md.split("### Licensing Authority", 1)[1].split("###", 1)[0]
-    assert "Form: the intake template" in section
+    assert "Form: the intake template (" in section
+    # once `init` has written its blank template, the document names the file
+    (tmp_path / "templates").mkdir()
+    (tmp_path / "templates" / "intake_licensing_authority.xlsx").write_bytes(b"x")
+    md_path, _ = write_procedure(load_config(tmp_path), tmp_path / "out")
+    assert "Form: the intake template `templates/intake_licensing_authority.xlsx`" in md_path.read_text("utf-8")
 
 
 def test_profile_mapping_either_way_round_and_bad_profiles(tmp_path):

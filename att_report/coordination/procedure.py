@@ -21,6 +21,8 @@ import jinja2
 from att_report import __version__
 from att_report.config import CONFIG_NAME, AgencyConfig, Config, Contact, TableConfig
 from att_report.paths import templates_dir
+from att_report.reconcile import decisions
+from att_report.render.log import log_names
 from att_report.schema import INTAKE_COLUMNS, INTAKE_NAMES, IntakeColumn
 
 MD_TEMPLATE = "procedure.md.j2"
@@ -59,18 +61,21 @@ AGGREGATE_TEXT = {
 }
 DATE_ORDER_TEXT = {"DMY": "day-month-year", "MDY": "month-day-year", "YMD": "year-month-day"}
 
-#: The decisions file (reconciliation issue): one row per decided finding.
-DECISIONS_FILE = "decisions.csv"
-DECISION_COLUMNS = (
-    ("finding_id", "the id of the finding decided (from the discrepancy log)"),
-    ("decision", "accept, exclude or override"),
-    ("note", "why, and who decided; mandatory"),
-)
-DECISION_KINDS = (
-    ("accept", "report the record as it is"),
-    ("exclude", "leave the record out of the report"),
-    ("override", "set a field to a value, written field=value (e.g. partner_state=DEU)"),
-)
+#: What each decisions-file column means; the columns themselves come from
+#: reconcile.decisions, the code that reads the file.
+DECISION_COLUMN_TEXT = {
+    "finding_id": "the id of the finding decided (from the discrepancy log)",
+    "decision": "what to do: " + ", ".join(decisions.DECISION_WORDS),
+    "override": "for override: the field(s) to set, field=value separated by ; (e.g. partner_state=DEU)",
+    "note": "why the decision was taken",
+    "decided_by": "who decided",
+    "date": "when, as YYYY-MM-DD",
+}
+DECISION_TEXT = {
+    "accept": "report the record as it is (the finding is resolved)",
+    "exclude": "leave the record out of the report (its disposition becomes excluded)",
+    "override": "set field(s) of the record to the values given in the override column",
+}
 RECORD_YEARS = 10  # ATT Art. 12(4): keep records for a minimum of ten years
 
 
@@ -96,6 +101,7 @@ class AgencyEntry:
     due: dt.date | None
     files: tuple[str, ...]
     inputs_folder: str
+    intake_template: str  # the blank template `init` wrote for this agency ("" if none)
     feedback_file: str
     profile: ProfileInfo | None
     encoding: str
@@ -145,7 +151,7 @@ class ProcedureModel:
     submission_date: dt.date | None
     settings: tuple[tuple[str, str, str], ...]  # (section, key, value)
     decisions_file: str
-    decision_columns: tuple[tuple[str, str], ...]
+    decision_columns: tuple[tuple[str, str, bool], ...]  # (column, meaning, required)
     decision_kinds: tuple[tuple[str, str], ...]
     outputs: tuple[tuple[str, str], ...]  # (path under the workspace, what it is)
     record_years: int
@@ -203,6 +209,7 @@ def read_profile(config: Config, agency: AgencyConfig) -> ProfileInfo | None:
 
 def _agency_entry(config: Config, agency: AgencyConfig) -> AgencyEntry:
     folders = sorted({Path(p).parent.as_posix() for p in agency.files})
+    template = f"templates/intake_{agency.slug}.xlsx"  # where `att-report init` puts it
     return AgencyEntry(
         name=agency.name,
         role=agency.role,
@@ -213,6 +220,7 @@ def _agency_entry(config: Config, agency: AgencyConfig) -> AgencyEntry:
         due=agency.due,
         files=agency.files,
         inputs_folder=", ".join(f + "/" for f in folders),
+        intake_template=template if (config.root / template).is_file() else "",
         feedback_file=f"out/feedback/{agency.slug}.xlsx",
         profile=read_profile(config, agency),
         encoding=agency.encoding or "UTF-8 (with or without BOM)",
@@ -256,12 +264,13 @@ def _settings(config: Config) -> tuple[tuple[str, str, str], ...]:
 
 def _outputs(config: Config) -> tuple[tuple[str, str], ...]:
     y, s = config.year, config.state
+    log_xlsx, log_csv = log_names(y)
     items = [
         ("out/status.csv", "who has delivered what (att-report status)"),
         ("out/validation_findings.csv", "every validation finding, one row each (att-report validate)"),
         ("out/feedback/<agency>.xlsx", "per agency: its rows as received, problem cells highlighted; send it back"),
-        (f"out/discrepancy_log_{y}.xlsx", "all findings with their decisions, and the row accounting (att-report build)"),
-        (f"out/discrepancy_log_{y}.csv", "the same findings as plain text"),
+        (f"out/{log_xlsx}", "all findings with their decisions, and the row accounting (att-report build)"),
+        (f"out/{log_csv}", "the same findings as plain text"),
         (f"out/ATT_annual_report_{s}_{y}.xlsx", "the report for the ATT Secretariat (att-report build)"),
         (f"out/summary_{y}.html", "a readable summary of the build: totals per table, category and partner"),
         ("out/manifest.json", "tool version, config hash, every input and output file with its sha256, row accounting"),
@@ -295,9 +304,10 @@ def build_model(config: Config) -> ProcedureModel:
         sources_sheet=config.sources_sheet,
         submission_date=config.submission_date,
         settings=_settings(config),
-        decisions_file=DECISIONS_FILE,
-        decision_columns=DECISION_COLUMNS,
-        decision_kinds=DECISION_KINDS,
+        decisions_file=decisions.DECISIONS_NAME,
+        decision_columns=tuple((c, DECISION_COLUMN_TEXT.get(c, ""), c in decisions.REQUIRED_COLUMNS)
+                               for c in decisions.COLUMNS),
+        decision_kinds=tuple((w, DECISION_TEXT.get(w, "")) for w in decisions.DECISION_WORDS),
         outputs=_outputs(config),
         record_years=RECORD_YEARS,
     )

@@ -18,6 +18,7 @@ import pandas as pd
 from att_report.config import AgencyConfig, Config, Contact
 from att_report.coordination.runstate import RunState, read_run_state
 from att_report.findings import neutralise_formulas
+from att_report.workspace import discover_files, relative_path
 
 SHA_PREFIX = 12
 
@@ -127,30 +128,13 @@ def _days(n: int) -> str:
 
 
 def _discover(config: Config) -> dict[str, list[Path]]:
-    """Files per agency from its globs (relative to the workspace root)."""
-    try:
-        from att_report.workspace import discover_files  # the intake's own rule, when present
-    except ImportError:
-        discover_files = _discover_fallback
+    """Files per agency, found exactly as intake finds them."""
     found = discover_files(config)
-    out: dict[str, list[Path]] = {}
-    for agency in config.agencies:
-        paths = [Path(p) if Path(p).is_absolute() else config.root / p for p in found.get(agency.name, [])]
-        out[agency.name] = sorted({p for p in paths if p.is_file()}, key=lambda p: p.as_posix())
-    return out
-
-
-def _discover_fallback(config: Config) -> dict[str, list[Path]]:
-    out: dict[str, list[Path]] = {}
-    for agency in config.agencies:
-        paths: set[Path] = set()
-        for pattern in agency.files:
-            for p in config.root.glob(pattern):
-                # Office lock files (~$x.xlsx) and hidden files are not deliveries
-                if p.is_file() and not p.name.startswith(("~$", ".")):
-                    paths.add(p)
-        out[agency.name] = sorted(paths, key=lambda p: p.as_posix())
-    return out
+    return {
+        a.name: sorted((Path(p) if Path(p).is_absolute() else config.root / p for p in found.get(a.name, [])),
+                       key=lambda p: p.as_posix())
+        for a in config.agencies
+    }
 
 
 def _sha256(path: Path) -> str:
@@ -159,13 +143,6 @@ def _sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _rel(config: Config, path: Path) -> str:
-    try:
-        return path.resolve().relative_to(config.root.resolve()).as_posix()
-    except ValueError:
-        return path.as_posix()
 
 
 def _due_phrase(due: dt.date | None, days_left: int | None) -> str:
@@ -194,7 +171,7 @@ def _agency_status(config: Config, agency: AgencyConfig, paths: list[Path], run:
     seen = {f.path: f for f in run.files_of(agency.name)} if run else {}
     files = []
     for p in paths:
-        rel = _rel(config, p)
+        rel = relative_path(config, p)
         st = p.stat()
         sha = _sha256(p)
         before = seen.get(rel)
