@@ -317,3 +317,20 @@ def test_golden_status_text_and_csv(tmp_path):
     path = write_status_csv(report, config.out_dir / "status.csv")
     golden("status.csv", path.read_bytes().decode("utf-8"))
     assert report.exit_code == 1
+
+
+def test_unreadable_file_is_listed_not_fatal(tmp_path, monkeypatch):
+    import att_report.coordination.status as status
+
+    root = workspace(tmp_path)
+    put(root, "inputs/licensing/register.csv", LIC_CSV)
+    config = load_config(root)
+    write_run_state(config, kind="validate", files=infos(config, {}), findings=findings(), when=RUN_AT)
+
+    def locked(path):
+        raise PermissionError(13, "locked", str(path))
+
+    monkeypatch.setattr(status, "_sha256", locked)
+    lic = by_name(compute_status(config, TODAY))["Licensing Authority"]
+    assert lic.files[0].change == "unreadable" and lic.status == CHANGED
+    assert "1 unreadable file" in lic.note

@@ -21,6 +21,7 @@ from att_report.findings import neutralise_formulas
 from att_report.workspace import discover_files, relative_path
 
 SHA_PREFIX = 12
+EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.timezone.utc)
 
 # One word per agency, in the order they are checked.
 OVERDUE = "overdue"  # no file, due date passed
@@ -46,7 +47,7 @@ class ReceivedFile:
     sha256: str
     modified: dt.datetime  # UTC
     rows_read: int | None  # from the last run, when the file is unchanged since
-    change: str  # "new" | "modified" | "unchanged" | "" (no run recorded)
+    change: str  # "new" | "modified" | "unchanged" | "unreadable" | "" (no run recorded)
 
     @property
     def name(self) -> str:
@@ -119,6 +120,7 @@ def _change_summary(files: tuple[ReceivedFile, ...] | list[ReceivedFile], remove
         (sum(f.change == "new" for f in files), "new file"),
         (sum(f.change == "modified" for f in files), "modified file"),
         (len(removed), "removed file"),
+        (sum(f.change == "unreadable" for f in files), "unreadable file"),
     )
     return ", ".join(_count(n, noun) for n, noun in counts if n)
 
@@ -172,9 +174,15 @@ def _agency_status(config: Config, agency: AgencyConfig, paths: list[Path], run:
     files = []
     for p in paths:
         rel = relative_path(config, p)
-        st = p.stat()
-        sha = _sha256(p)
         before = seen.get(rel)
+        try:
+            st = p.stat()
+            sha = _sha256(p)
+        except OSError:
+            # locked by another program or gone since the listing: say so, validate reports why
+            files.append(ReceivedFile(path=rel, size=0, sha256="", modified=EPOCH, rows_read=None,
+                                      change="unreadable"))
+            continue
         if run is None:
             change, rows = "", None
         elif before is None:
@@ -198,7 +206,7 @@ def _agency_status(config: Config, agency: AgencyConfig, paths: list[Path], run:
     warnings = (counts.warnings if counts else 0) if known else None
     due = _due_phrase(agency.due, days_left)
     name = agency.name
-    changed = bool(removed) or any(f.change in ("new", "modified") for f in files)
+    changed = bool(removed) or any(f.change in ("new", "modified", "unreadable") for f in files)
     if not files:
         if days_left is not None and days_left < 0:
             status, note = OVERDUE, f"{name}: {due}, no file received."
@@ -216,7 +224,8 @@ def _agency_status(config: Config, agency: AgencyConfig, paths: list[Path], run:
     elif errors:
         status = ERRORS
         note = (f"{name}: {_count(errors, 'error')} at the last {RUN_NOUN[run.kind]}; "
-                "send the agency its feedback workbook (out/feedback/) and ask for a corrected file.")
+                f"send the agency its feedback workbook (out/feedback/{agency.slug}.xlsx) "
+                "and ask for a corrected file.")
     else:
         status, note = READY, ""
     return AgencyStatus(
