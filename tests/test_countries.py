@@ -158,3 +158,17 @@ def test_property_length_index_idempotent(values):
     assert again["code"].equals(resolved) and (again["status"] == "ok").all()
     # ok <=> a code
     assert ((out["status"] == "ok") == out["code"].notna()).all()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.lists(names, max_size=4).map("; ".join), st.text(max_size=15), st.none()), max_size=20))
+def test_property_lists_keep_index_and_round_trip(values):
+    series = pd.Series(values, dtype=object, index=[i * 5 + 1 for i in range(len(values))])
+    out = resolve_country_list(series)
+    assert out.index.equals(series.index)
+    assert set(out["status"]) <= {"ok", "blank", "unknown", "vague"}
+    codes = out["codes"].dropna()
+    again = resolve_country_list(codes)
+    assert again["codes"].equals(codes) and (again["status"] == "ok").all()
+    # a list is "ok" only when nothing was left unresolved
+    assert out.loc[out["status"] == "ok", "bad"].isna().all()
