@@ -90,3 +90,12 @@ def emit(
         rows, code=code, severity=RULES[code].severity, message=message,
         field=field, value=value, related=related, identity=identity,
     )
+
+
+def load_all_rules() -> dict[str, Rule]:
+    """Import every stage module so all rules are registered; return the catalogue."""
+    import att_report.compile  # noqa: F401
+    import att_report.reconcile  # noqa: F401
+    import att_report.validate  # noqa: F401
+
+    return RULES

@@ -158,13 +158,10 @@ def _read_workbook(path: Path, ctx: _Ctx) -> None:
 
 # --- csv ---------------------------------------------------------------------
 
-_UNDECODABLE = re.compile("[\udc80-\udcff]")
-
-
 def _read_csv(path: Path, ctx: _Ctx) -> None:
     raw = path.read_bytes()
     encoding = (ctx.profile.encoding if ctx.profile and ctx.profile.encoding else None) or ctx.agency.encoding
-    text, _used = _decode(raw, encoding)
+    text, bad_lines = _decode(raw, encoding)
     delimiter = _sniff_delimiter(text)
     grid, lines, shape_problems = _parse_csv(text, delimiter)
     if grid is None:
@@ -174,16 +171,16 @@ def _read_csv(path: Path, ctx: _Ctx) -> None:
     table = _table_from_grid(grid, letters, ctx, sheet="", first_line=None, lines=lines, explicit=True)
     if table is None:
         return
-    # undecodable bytes: the row is an error naming its line, never replacement characters
-    bad = pd.Series(False, index=table.data.index)
-    for column in table.data.columns:
-        col = table.data[column]
-        bad |= col.str.contains(_UNDECODABLE, na=False)
+    # undecodable bytes: the record holding the line is an error naming it (the
+    # text is read with U+FFFD in place, so the error is never silent)
     problems = []
-    for pos in np.flatnonzero(bad.to_numpy()):
-        problems.append((int(table.excel_rows[pos]), "", "undecodable",
-                         f"bytes that are not valid {encoding or 'UTF-8'} text"))
-        table.data.iloc[pos] = table.data.iloc[pos].str.replace(_UNDECODABLE, "", regex=True)
+    if bad_lines:
+        starts = np.asarray(table.excel_rows)
+        for line in bad_lines:
+            pos = int(np.searchsorted(starts, line, side="right")) - 1
+            if pos >= 0:
+                problems.append((int(starts[pos]), "", "undecodable",
+                                 f"bytes that are not valid {encoding or 'UTF-8'} text (line {line})"))
     for line, kind, detail in shape_problems:
         problems.append((line, "", kind, detail))
     if problems:
@@ -191,22 +188,26 @@ def _read_csv(path: Path, ctx: _Ctx) -> None:
     ctx.result.tables.append(table)
 
 
-def _decode(raw: bytes, encoding: str | None) -> tuple[str, str]:
+def _decode(raw: bytes, encoding: str | None) -> tuple[str, list[int]]:
     """UTF-8 (BOM or not) first, then the agency's configured encoding.
 
-    Bytes that decode under neither are kept as surrogates (surrogateescape)
-    so the reader can name their line; they are never replaced silently.
+    Returns the text and the line numbers whose bytes decode under neither
+    (those lines are read with U+FFFD and reported as errors, never silently).
     """
-    try:
-        return raw.decode("utf-8-sig"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    if encoding:
+    for candidate in ("utf-8-sig", encoding):
+        if candidate:
+            try:
+                return raw.decode(candidate), []
+            except UnicodeDecodeError:
+                pass
+    codec = encoding or "utf-8"
+    bad = []
+    for number, line in enumerate(raw.split(b"\n"), start=1):
         try:
-            return raw.decode(encoding), encoding
+            line.decode(codec)
         except UnicodeDecodeError:
-            return raw.decode(encoding, errors="surrogateescape"), encoding
-    return raw.decode("utf-8-sig", errors="surrogateescape"), "utf-8"
+            bad.append(number)
+    return raw.decode("utf-8-sig" if codec == "utf-8" else codec, errors="replace"), bad
 
 
 def _sniff_delimiter(text: str) -> str:

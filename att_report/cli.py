@@ -1,0 +1,232 @@
+"""The `att-report` command.
+
+Exit codes (every command): 0 clean; 1 done, but errors need attention
+(error findings, unresolved errors, agencies not delivered); 2 could not run
+(bad config, missing workspace, internal error). A Python traceback is never
+shown for bad data; `--debug` shows one for an internal error.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+from rich.console import Console
+
+from att_report import __version__
+from att_report.config import ConfigError, load_config
+from att_report.records import AccountingError
+
+EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Compile a State's Arms Trade Treaty annual report (Art. 13(3)) from agency spreadsheets.")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+_DEBUG = {"on": False}
+
+
+def _version(value: bool) -> None:
+    if value:
+        out.print(f"att-report {__version__}")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.callback()
+def _main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+    debug: bool = typer.Option(False, "--debug", help="Show a traceback for internal errors."),
+) -> None:
+    _DEBUG["on"] = debug
+
+
+def _run(func) -> None:
+    """Run a command body; user-facing problems become messages and exit codes."""
+    try:
+        code = func()
+    except typer.Exit:
+        raise
+    except ConfigError as exc:
+        err.print(f"[bold red]Cannot run:[/] {exc}")
+        raise typer.Exit(EXIT_CANNOT_RUN)
+    except AccountingError as exc:
+        err.print(f"[bold red]Internal error: the row accounting does not add up.[/] {exc}\n"
+                  "Nothing was published. Please report this with the manifest of the last good build.")
+        raise typer.Exit(EXIT_CANNOT_RUN)
+    except KeyboardInterrupt:
+        err.print("Interrupted; previous outputs were left as they were.")
+        raise typer.Exit(EXIT_CANNOT_RUN)
+    except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+        if _DEBUG["on"]:
+            raise
+        err.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}\n"
+                  "This is a bug in att-report, not in your data. Run again with --debug and report it.")
+        raise typer.Exit(EXIT_CANNOT_RUN)
+    raise typer.Exit(code)
+
+
+def _progress(quiet: bool):
+    """A progress callback for terminals; None when quiet or not a terminal."""
+    if quiet or not sys.stderr.isatty():
+        return None
+
+    def report(stage: str, detail: str) -> None:
+        err.print(f"[dim]{stage}[/] {detail}" if detail else f"[dim]{stage}...[/]")
+
+    return report
+
+
+@app.command()
+def init(
+    workspace: Path = typer.Argument(..., help="Folder to create the workspace in."),
+    state: str = typer.Option("NZL", help="Reporting State (ISO 3166 alpha-3, alpha-2 or name)."),
+    year: Optional[int] = typer.Option(None, help="Calendar year reported (default: last year)."),
+    force: bool = typer.Option(False, help="Overwrite an existing att-report.toml."),
+) -> None:
+    """Create a workspace: att-report.toml, inputs/ per agency, blank intake templates."""
+    def body() -> int:
+        from att_report.workspace import init_workspace
+
+        created = init_workspace(workspace, state=state, year=year or dt.date.today().year - 1, force=force)
+        out.print(f"Workspace created in {workspace}:")
+        for path in created:
+            out.print(f"  {path}")
+        out.print("Send each agency its template from templates/, put the returned files in inputs/<agency>/, "
+                  f"then run: att-report validate {workspace}")
+        return EXIT_OK
+    _run(body)
+
+
+def _print_intake_summary(intake) -> None:
+    from rich.table import Table
+
+    counts = intake.file_counts()
+    findings = intake.findings
+    table = Table(title="Intake", show_lines=False)
+    for col in ("agency", "file", "rows read", "valid", "invalid", "errors", "warnings"):
+        table.add_column(col, justify="right" if col not in ("agency", "file") else "left")
+    by_file = findings.groupby(["file", "severity"]).size() if not findings.empty else {}
+    for r in counts.itertuples(index=False):
+        e = int(by_file.get((r.file, "error"), 0)) if len(by_file) else 0
+        w = int(by_file.get((r.file, "warning"), 0)) if len(by_file) else 0
+        table.add_row(r.agency, r.file + ("" if r.readable else "  (unreadable)"), str(r.rows_read), str(r.valid),
+                      str(r.invalid), str(e), str(w))
+    out.print(table)
+    per_agency = findings.groupby(["agency", "severity"]).size() if not findings.empty else {}
+    for agency in dict.fromkeys(list(counts["agency"]) + list(findings["agency"].unique() if not findings.empty else [])):
+        if not agency:
+            continue
+        n_files = int((counts["agency"] == agency).sum())
+        rows = int(counts.loc[counts["agency"] == agency, "rows_read"].sum())
+        e = int(per_agency.get((agency, "error"), 0)) if len(per_agency) else 0
+        w = int(per_agency.get((agency, "warning"), 0)) if len(per_agency) else 0
+        out.print(f"{agency}: {n_files} file(s), {rows} rows, {e} errors, {w} warnings")
+    total = len(intake.records)
+    valid = int(intake.records["valid"].sum()) if total else 0
+    out.print(f"Rows read: {total} = {valid} valid + {total - valid} invalid")
+
+
+@app.command()
+def validate(
+    workspace: Path = typer.Argument(..., help="The workspace folder (holds att-report.toml)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default WORKSPACE/out)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
+) -> None:
+    """Read and check every agency file; write findings and per-agency feedback workbooks."""
+    def body() -> int:
+        from att_report.pipeline import run_validate
+
+        config = load_config(workspace)
+        result = run_validate(config, out_dir or config.out_dir, progress=_progress(quiet))
+        _print_intake_summary(result.intake)
+        out.print(f"Findings: {result.findings_csv}")
+        for path in result.feedback:
+            out.print(f"Feedback: {path}")
+        errors = int((result.intake.findings["severity"] == "error").sum())
+        return EXIT_FINDINGS if errors else EXIT_OK
+    _run(body)
+
+
+@app.command()
+def build(
+    workspace: Path = typer.Argument(..., help="The workspace folder (holds att-report.toml)."),
+    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default WORKSPACE/out)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
+) -> None:
+    """Validate, reconcile and compile; write the report, discrepancy log, summary and manifest."""
+    def body() -> int:
+        from att_report.pipeline import run_build
+
+        config = load_config(workspace)
+        result = run_build(config, out_dir or config.out_dir, progress=_progress(quiet))
+        _print_intake_summary(result.intake)
+        totals = result.manifest["totals"]
+        out.print("Row accounting: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
+        for path in result.outputs:
+            out.print(f"Wrote {path}")
+        if result.unresolved_errors:
+            out.print(f"[bold]{result.unresolved_errors} unresolved error(s)[/]: the report is marked DRAFT. "
+                      "Fix the data or record a decision in decisions.csv (see the discrepancy log).")
+            return EXIT_FINDINGS
+        return EXIT_OK
+    _run(body)
+
+
+@app.command()
+def status(
+    workspace: Path = typer.Argument(..., help="The workspace folder."),
+    today: Optional[str] = typer.Option(None, help="Date to compute the status for (YYYY-MM-DD; default today)."),
+) -> None:
+    """Per agency: due date, files received, rows and findings at the last run, changes since."""
+    def body() -> int:
+        from att_report.coordination.status import compute_status, render_status_text, write_status_csv
+
+        config = load_config(workspace)
+        try:
+            day = dt.date.fromisoformat(today) if today else None
+        except ValueError:
+            raise ConfigError(f"--today must be a date written as YYYY-MM-DD, not {today!r}.") from None
+        report = compute_status(config, today=day)
+        out.print(render_status_text(report))
+        path = write_status_csv(report, config.out_dir / "status.csv")
+        out.print(f"Wrote {path}")
+        return report.exit_code
+    _run(body)
+
+
+@app.command()
+def procedure(
+    workspace: Path = typer.Argument(..., help="The workspace folder."),
+) -> None:
+    """Write the national reporting-procedure document (Markdown and HTML)."""
+    def body() -> int:
+        from att_report.coordination.procedure import write_procedure
+
+        config = load_config(workspace)
+        for path in write_procedure(config, config.out_dir):
+            out.print(f"Wrote {path}")
+        return EXIT_OK
+    _run(body)
+
+
+@app.command("rules")
+def list_rules() -> None:
+    """List the rule catalogue: code, severity, stage and what each rule enforces."""
+    def body() -> int:
+        from att_report.rules import RULES, load_all_rules
+
+        load_all_rules()
+        for r in sorted(RULES.values(), key=lambda r: (r.stage, r.code)):
+            out.print(f"[bold]{r.code}[/] ({r.severity}, {r.stage}): {r.title}")
+        return EXIT_OK
+    _run(body)
+
+
+def main() -> None:
+    # rich wraps at the terminal width; keep plain output when piped
+    os.environ.setdefault("COLUMNS", "200") if not sys.stdout.isatty() else None
+    app()

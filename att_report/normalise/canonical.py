@@ -1,0 +1,200 @@
+"""RawTables -> one canonical records frame (all rows, normalised, with raw text kept).
+
+Every field is normalised once for the whole run, per distinct value where
+parsing is expensive. The frame keeps each field's raw text (`raw_<field>`)
+and its parse status (`st_<field>`), which the intake rules (validate/) turn
+into findings; nothing here decides what is an error.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from att_report.config import AgencyConfig
+from att_report.intake.profiles import Profile
+from att_report.intake.tables import RawTable
+from att_report.normalise import categories, countries, currency
+from att_report.normalise.dates import parse_dates
+from att_report.normalise.identifiers import licence_key
+from att_report.normalise.numbers import parse_numbers
+from att_report.normalise.text import clean_text
+from att_report.records import conform
+from att_report.schema import INTAKE_NAMES
+
+FLOW_WORDS = {
+    "export": ("export", "exports", "exp", "e", "x", "out", "outgoing", "outbound", "sortie", "exportation",
+               "exportación", "exportacion", "出口"),
+    "import": ("import", "imports", "imp", "i", "m", "in", "incoming", "inbound", "entrée", "entree",
+               "importation", "importación", "importacion", "进口"),
+}
+BASIS_WORDS = {
+    "authorized": ("authorized", "authorised", "authorization", "authorisation", "auth", "licence", "license",
+                   "licensed", "licenced", "permit", "autorisé", "autorise", "autorizado", "autorizada", "许可"),
+    "actual": ("actual", "delivered", "delivery", "deliveries", "shipment", "shipped", "effective", "réel", "reel",
+               "effectif", "efectivo", "real", "实际"),
+}
+YES_WORDS = ("yes", "y", "true", "1", "x", "oui", "si", "sí", "withheld", "是")
+NO_WORDS = ("no", "n", "false", "0", "non", "不", "否")
+
+ID_FIELDS = ("record_id", "licence_no")
+TEXT_FIELDS = ("description", "end_user", "comments")
+
+
+def _word_map(words: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    return {w.casefold(): canonical for canonical, ws in words.items() for w in ws}
+
+
+_FLOW_MAP = _word_map(FLOW_WORDS)
+_BASIS_MAP = _word_map(BASIS_WORDS)
+_FLAG_MAP = {**{w: "yes" for w in YES_WORDS}, **{w: "no" for w in NO_WORDS}}
+
+
+def raw_frame(tables: list[RawTable], profiles: dict[str, Profile | None]) -> pd.DataFrame:
+    """Stack every table's rows with their canonical fields as raw text + provenance.
+
+    Profile constants fill absent fields; profile value maps translate raw
+    values (e.g. customs `EXP` -> `export`).
+    """
+    parts = []
+    for table in tables:
+        n = len(table.data)
+        if n == 0:
+            continue
+        profile = profiles.get(table.agency)
+        part = {
+            "src_agency": np.full(n, table.agency, dtype=object),
+            "src_role": np.full(n, table.role, dtype=object),
+            "src_file": np.full(n, table.file, dtype=object),
+            "src_sheet": np.full(n, table.sheet, dtype=object),
+            "src_row": np.asarray(table.excel_rows, dtype="int64"),
+        }
+        for name in INTAKE_NAMES:
+            header = table.field_columns.get(name)
+            if header is not None:
+                col = table.data[header].astype("string")
+                if profile and name in profile.values:
+                    mapping = profile.values[name]
+                    key = col.str.strip().str.casefold()
+                    col = key.map(mapping).astype("string").fillna(col)
+                part[name] = col.to_numpy()
+            elif profile and name in profile.constants:
+                part[name] = np.full(n, profile.constants[name], dtype=object)
+            else:
+                part[name] = np.full(n, None, dtype=object)
+        parts.append(pd.DataFrame(part))
+    if not parts:
+        frame = pd.DataFrame({c: pd.Series(dtype="string") for c in
+                              ("src_agency", "src_role", "src_file", "src_sheet", *INTAKE_NAMES)})
+        frame["src_row"] = pd.Series(dtype="int64")
+        return frame
+    frame = pd.concat(parts, ignore_index=True)
+    for name in INTAKE_NAMES:
+        frame[name] = frame[name].astype("string")
+    return frame
+
+
+def _settings_by_row(raw: pd.DataFrame, agencies: dict[str, AgencyConfig], profiles: dict[str, Profile | None],
+                     key: str) -> pd.Series:
+    values = {}
+    for name, agency in agencies.items():
+        profile = profiles.get(name)
+        values[name] = (getattr(profile, key, None) if profile else None) or getattr(agency, key)
+    return raw["src_agency"].map(values)
+
+
+def _by_setting(raw: pd.DataFrame, setting: pd.Series, func, column: str) -> pd.DataFrame:
+    """Apply func(series, setting_value) per distinct setting (agencies differ)."""
+    pieces = []
+    for value in setting.fillna("<none>").unique():
+        mask = setting.fillna("<none>") == value
+        pieces.append(func(raw.loc[mask, column], None if value == "<none>" else value))
+    return pd.concat(pieces).reindex(raw.index) if pieces else func(raw[column], None)
+
+
+def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
+              profiles: dict[str, Profile | None]) -> pd.DataFrame:
+    """The canonical records frame (schema.RECORD_COLUMNS) plus raw_/st_ aux columns."""
+    out = pd.DataFrame(index=raw.index)
+    for c in ("src_agency", "src_role", "src_file", "src_sheet", "src_row"):
+        out[c] = raw[c]
+    cleaned = {}
+    for name in INTAKE_NAMES:
+        text, changed = clean_text(raw[name])
+        cleaned[name] = text
+        out[f"raw_{name}"] = raw[name]
+        out[f"ws_{name}"] = changed
+
+    # identifiers and free text: cleaned text as is
+    for name in (*ID_FIELDS, *TEXT_FIELDS):
+        out[name] = cleaned[name]
+    out["licence_key"] = licence_key(cleaned["licence_no"])
+    hs = cleaned["hs_code"]
+    out["hs_code"] = hs
+
+    # flow, basis, withheld: small vocabularies
+    for name, mapping in (("flow", _FLOW_MAP), ("basis", _BASIS_MAP)):
+        key = cleaned[name].str.casefold()
+        value = key.map(mapping).astype("string")
+        out[name] = value
+        out[f"st_{name}"] = np.where(cleaned[name].isna(), "blank", np.where(value.isna(), "invalid", "ok"))
+    flag = cleaned["withheld"].str.casefold().map(_FLAG_MAP).astype("string")
+    out["withheld"] = (flag == "yes").fillna(False).astype("boolean")
+    out["st_withheld"] = np.where(cleaned["withheld"].isna(), "blank", np.where(flag.isna(), "invalid", "ok"))
+
+    # dates, per agency date order
+    order = _settings_by_row(raw, agencies, profiles, "date_order")
+    for name in ("date", "valid_until"):
+        parsed = _by_setting(pd.DataFrame({name: cleaned[name]}), order, lambda s, o: parse_dates(s, o), name)
+        out[name] = parsed["date"].astype("datetime64[ns]")
+        out[f"st_{name}"] = parsed["status"]
+        out[f"dt_{name}"] = parsed["detail"]
+
+    # numbers, per agency decimal mark
+    decimal = _settings_by_row(raw, agencies, profiles, "decimal").fillna(".")
+    for name in ("quantity", "value"):
+        parsed = _by_setting(pd.DataFrame({name: cleaned[name]}), decimal, lambda s, d: parse_numbers(s, d), name)
+        out[f"num_{name}"] = parsed["number"]
+        out[f"st_{name}"] = parsed["status"]
+        out[f"digits_{name}"] = parsed["digits_changed"]
+    q = out["num_quantity"]
+    whole = q.notna() & (q == q.round(0))
+    out["quantity"] = q.where(whole).round(0).astype("Int64")
+    out["value"] = out["num_value"].astype("Float64")
+
+    # countries
+    partner = countries.resolve_countries(cleaned["partner_state"])
+    out["partner_state"] = partner["code"].astype("string")
+    out["st_partner_state"] = partner["status"]
+    out["hint_partner_state"] = partner["hint"]
+    origin = countries.resolve_countries(cleaned["origin_state"])
+    out["origin_state"] = origin["code"].astype("string")
+    out["st_origin_state"] = origin["status"]
+    out["hint_origin_state"] = origin["hint"]
+    inter = countries.resolve_country_list(cleaned["intermediate_states"])
+    out["intermediate_states"] = inter["codes"].astype("string")
+    out["st_intermediate_states"] = inter["status"]
+    out["hint_intermediate_states"] = inter["hint"]
+    out["bad_intermediate_states"] = inter["bad"]
+
+    # categories; a blank category may be suggested by an unambiguous HS code
+    cat = categories.resolve_categories(cleaned["category"])
+    hs_info = categories.hs_lookup(hs)
+    from_hs = cat["status"].eq("blank") & hs_info["unambiguous_code"].notna()
+    out["category"] = cat["code"].astype("string").mask(from_hs, hs_info["unambiguous_code"])
+    out["st_category"] = cat["status"].mask(from_hs, "from-hs")
+    out["hint_category"] = cat["hint"]
+    out["hs_candidates"] = hs_info["candidates"]
+    out["hs_out_of_scope"] = hs_info["out_of_scope"].astype("boolean")
+
+    cur = currency.resolve_currencies(cleaned["currency"])
+    out["currency"] = cur["code"].astype("string")
+    out["st_currency"] = cur["status"]
+    out["hint_currency"] = cur["hint"]
+
+    out["valid"] = True
+    out["disposition"] = ""
+    out["disposition_ref"] = ""
+    # a stable row order: agency, file, sheet, row (the order of config + sorted files)
+    out["row_uid"] = np.arange(len(out), dtype="int64")
+    return conform(out)
