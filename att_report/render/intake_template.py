@@ -161,13 +161,14 @@ def _validation(formula: str, title: str, message: str, error_kind: str = "list"
 def _write_lists(ws) -> dict[str, str]:
     """Fill the Lists sheet; return {list name: absolute range reference}."""
     blocks = {
-        "category": (("Category code", "Category"), _category_rows()),
-        "country": (("State",), [(name,) for name in _country_rows()]),
-        "currency": (("Currency code", "Currency"), _currency_rows()),
+        "category": (("ATT code", "Meaning"), _category_rows()),
+        "country": (("State name",), [(name,) for name in _country_rows()]),
+        "currency": (("ISO 4217 code", "Currency name"), _currency_rows()),
     }
     refs: dict[str, str] = {}
     col = 1
-    widths = {"Category code": 14, "Category": 60, "State": 40, "Currency code": 14, "Currency": 40}
+    # headers chosen so that no intake reader mistakes this sheet for data (no intake column names)
+    widths = {"ATT code": 14, "Meaning": 60, "State name": 40, "ISO 4217 code": 14, "Currency name": 40}
     for key, (headers, rows) in blocks.items():
         for j, head in enumerate(headers):
             cell = ws.cell(row=1, column=col + j)
