@@ -1,0 +1,1235 @@
+"""Untrusted input files: what a file really is, preflight checks, a contained reader.
+
+Agencies' files arrive by e-mail from many hands. Before any spreadsheet
+library sees a file we look at its bytes:
+
+- `sniff(path)`: the real format from the content, never the name;
+- `preflight(path, limits)`: file-level refusals (not a spreadsheet, legacy
+  .xls, encrypted, truncated, zip bomb, XML entity declarations) and notes
+  (macros, external links, DDE, hidden sheets and rows), plus per-sheet cell
+  problems that fast readers hide (error cells, formulas without a cached
+  value, merged cells) and the sheet's true extent;
+- `numeric_cells(...)`: cells of given columns stored as numbers (identifiers
+  that lost their text form, or their digits);
+- `run_contained(func, ...)`: run a reader in a worker process with memory and
+  time limits, so a Rust abort or a runaway allocation becomes `ReaderCrashed`.
+
+Speed: an honest 1M-row sheet is several hundred MB of XML. It is never parsed
+in Python: entries are stream-decompressed in chunks and scanned with compiled
+bytes regexes (C speed); Python work happens only per (rare) match.
+"""
+
+from __future__ import annotations
+
+import codecs
+import multiprocessing as mp
+import posixpath
+import re
+import struct
+import time
+import traceback
+import zipfile
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterator
+
+import pandas as pd
+
+from att_report.config import Limits
+from att_report.findings import Finding, Severity
+
+# --- sniffing -----------------------------------------------------------------
+
+KINDS = ("xlsx", "xlsm", "xlsb", "ods", "csv", "text", "xls-legacy", "encrypted", "html", "pdf",
+         "zip-other", "empty", "unknown")
+#: Kinds a reader may open (after preflight); everything else is refused.
+SPREADSHEET_KINDS = ("xlsx", "xlsm", "ods", "csv")
+#: File name suffixes that go with each readable kind.
+SUFFIXES = {
+    "xlsx": (".xlsx", ".xlsm"),
+    "xlsm": (".xlsm", ".xlsx"),
+    "ods": (".ods",),
+    "csv": (".csv", ".txt", ".tsv"),
+}
+
+_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
+_HTML_START = re.compile(
+    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|table|meta|title|style)\b",
+    re.I | re.S,
+)
+_XML2003 = re.compile(rb"urn:schemas-microsoft-com:office:spreadsheet", re.I)
+_SAMPLE = 64 * 1024
+
+
+def sniff(path: Path) -> str:
+    """What the file really is, from its bytes (one of `KINDS`)."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with path.open("rb") as fh:
+            head = fh.read(_SAMPLE)
+    except OSError:
+        return "unknown"
+    if size == 0 or not head.strip(b"\x00 \t\r\n"):
+        return "empty"
+    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        return _sniff_zip(path, head)
+    if head.startswith(_OLE_MAGIC):
+        names = _cfb_names(path)
+        upper = {n.upper() for n in names}
+        if upper & {"ENCRYPTIONINFO", "ENCRYPTEDPACKAGE"}:
+            return "encrypted"
+        if upper & {"WORKBOOK", "BOOK"} or not names:
+            return "xls-legacy"
+        return "unknown"
+    if head.startswith(b"%PDF"):
+        return "pdf"
+    text = _decode_sample(head)
+    if text is None:
+        return "unknown"
+    probe = text.lstrip("\ufeff").encode("utf-8", "replace")[:4096]
+    if _HTML_START.match(probe):
+        return "html"
+    if _XML2003.search(probe) or probe.lstrip().startswith(b"<?xml"):
+        return "unknown"  # XML Spreadsheet 2003 or other XML: not a format we read
+    lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
+    if lines and any(sep in ln for ln in lines for sep in (",", ";", "\t", "|")):
+        return "csv"
+    return "text"
+
+
+def _decode_sample(head: bytes) -> str | None:
+    """Text of a file sample, or None for binary content."""
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return head.decode("utf-16", "ignore")
+        except UnicodeDecodeError:
+            return None
+    if b"\x00" in head:
+        return None
+    sample = head.decode("latin-1")
+    # binary formats have many C0 control bytes; text has almost none
+    controls = sum(1 for ch in sample[:4096] if ord(ch) < 32 and ch not in "\t\r\n\f\v\x1a")
+    if controls > max(8, len(sample[:4096]) // 50):
+        return None
+    try:
+        return head.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        if exc.start > len(head) - 4:  # sample cut mid-character
+            return head[: exc.start].decode("utf-8")
+        return sample
+
+
+def _sniff_zip(path: Path, head: bytes) -> str:
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = zf.namelist()
+            lower = {n.lower() for n in names}
+            if "mimetype" in lower:
+                info = zf.getinfo(next(n for n in names if n.lower() == "mimetype"))
+                if info.file_size < 200 and zf.read(info).strip() .startswith(_ODS_MIME):
+                    return "ods"
+            if "xl/workbook.xml" in lower:
+                if any(n.endswith("vbaproject.bin") for n in lower):
+                    return "xlsm"
+                ct = next((n for n in names if n.lower() == "[content_types].xml"), None)
+                if ct and zf.getinfo(ct).file_size < 10_000_000 and b"macroEnabled" in zf.read(ct):
+                    return "xlsm"
+                return "xlsx"
+            if "xl/workbook.bin" in lower:
+                return "xlsb"
+            return "zip-other"
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
+            zlib.error):
+        # damaged: the central directory is gone, but local headers still name the parts
+        if head[30:30 + 8] == b"mimetype" and _ODS_MIME in head[:200]:
+            return "ods"
+        if b"xl/workbook.xml" in head or b"[Content_Types].xml" in head or b"xl/" in head[:200]:
+            return "xlsm" if b"vbaProject.bin" in head else "xlsx"
+        return "zip-other"
+
+
+# --- a minimal reader for OLE compound files (legacy .xls, encrypted OOXML) -----
+
+_FREE, _END, _FATSECT, _DIFSECT = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFC
+
+
+def _cfb_names(path: Path) -> list[str]:
+    """Names of the entries in an OLE compound file's directory (bounded work).
+
+    Enough of [MS-CFB] to read the directory chain; on any inconsistency fall
+    back to looking for the stream names we care about in the raw bytes.
+    """
+    try:
+        with path.open("rb") as fh:
+            data_size = path.stat().st_size
+            hdr = fh.read(512)
+            shift = struct.unpack_from("<H", hdr, 0x1E)[0]
+            if shift not in (9, 12):
+                raise ValueError("sector size")
+            ssz = 1 << shift
+            n_fat, dir_start = struct.unpack_from("<II", hdr, 0x2C)
+            difat_start, n_difat = struct.unpack_from("<II", hdr, 0x44)
+            fat_sectors = [s for s in struct.unpack_from("<109I", hdr, 0x4C) if s < _DIFSECT]
+            per = ssz // 4
+            nxt, seen = difat_start, 0
+            while nxt < _DIFSECT and seen < min(n_difat, 100_000):
+                fh.seek((nxt + 1) * ssz)
+                ids = struct.unpack(f"<{per}I", fh.read(ssz))
+                fat_sectors += [s for s in ids[:-1] if s < _DIFSECT]
+                nxt, seen = ids[-1], seen + 1
+            fat_sectors = fat_sectors[: max(n_fat, 0)]
+
+            def next_sector(s: int) -> int:
+                idx, off = divmod(s, per)
+                if idx >= len(fat_sectors):
+                    raise ValueError("FAT")
+                fh.seek((fat_sectors[idx] + 1) * ssz + off * 4)
+                return struct.unpack("<I", fh.read(4))[0]
+
+            names: list[str] = []
+            s, steps = dir_start, 0
+            max_steps = data_size // ssz + 1
+            while s < _DIFSECT and steps <= max_steps:
+                fh.seek((s + 1) * ssz)
+                sector = fh.read(ssz)
+                if len(sector) < ssz:
+                    raise ValueError("short")
+                for off in range(0, ssz, 128):
+                    n_len = struct.unpack_from("<H", sector, off + 64)[0]
+                    kind = sector[off + 66]
+                    if kind in (1, 2, 5) and 2 <= n_len <= 64:
+                        names.append(sector[off: off + n_len - 2].decode("utf-16-le", "replace"))
+                s, steps = next_sector(s), steps + 1
+            return names
+    except (OSError, ValueError, struct.error, IndexError):
+        pass
+    try:
+        with path.open("rb") as fh:
+            blob = fh.read(64 * 1024 * 1024)
+    except OSError:
+        return []
+    wanted = ("EncryptionInfo", "EncryptedPackage", "Workbook", "Book")
+    return [w for w in wanted if w.encode("utf-16-le") in blob]
+
+
+# --- preflight results --------------------------------------------------------
+
+PROBLEM_COLUMNS = ("excel_row", "column", "kind", "detail")
+
+
+def empty_problems() -> pd.DataFrame:
+    return pd.DataFrame({
+        "excel_row": pd.Series(dtype="int64"),
+        "column": pd.Series(dtype=object),
+        "kind": pd.Series(dtype=object),
+        "detail": pd.Series(dtype=object),
+    })
+
+
+@dataclass
+class SheetScan:
+    """What the raw XML of one worksheet shows (xlsx/xlsm only)."""
+
+    name: str
+    part: str  # zip entry, e.g. xl/worksheets/sheet1.xml
+    state: str = "visible"  # visible | hidden | veryHidden
+    #: columns excel_row (int), column (letter), kind ("error-cell" |
+    #: "formula-no-value" | "merged"), detail (error text, formula, merged range)
+    cell_problems: pd.DataFrame = field(default_factory=empty_problems)
+    hidden_rows: list[int] = field(default_factory=list)
+    dimension: str = ""  # the <dimension ref> as written ("" when absent)
+    dimension_rows: int = 0  # last row the dimension claims
+    max_row: int = 0  # last <row> element (formatted or not)
+    last_data_row: int = 0  # last row holding a value, inline string or formula
+    max_col: int = 0  # widest column seen (1 = A); exact beyond Z, else 26 (an upper bound)
+    far_cell: str = ""  # the cell reference that sets max_col
+    refuse: bool = False  # do not hand this sheet to a reader
+
+    @property
+    def empty_formatted_rows(self) -> int:
+        """Rows after the last data row that exist only as formatting."""
+        return max(0, self.max_row - self.last_data_row)
+
+
+@dataclass
+class Preflight:
+    """The verdict on one file before any reader opens it."""
+
+    kind: str
+    refuse: bool = False
+    findings: list[Finding] = field(default_factory=list)
+    #: per worksheet, by sheet name, in workbook order (xlsx/xlsm)
+    sheets: dict[str, SheetScan] = field(default_factory=dict)
+    date1904: bool = False
+    macros: bool = False
+    seconds: float = 0.0
+
+    def sheet(self, name: str) -> SheetScan | None:
+        return self.sheets.get(name)
+
+
+class _Refused(Exception):
+    """Internal: stop the preflight with one refusing finding."""
+
+    def __init__(self, code: str, message: str, value: str = "", sheet: str = ""):
+        super().__init__(message)
+        self.code, self.message, self.value, self.sheet = code, message, value, sheet
+
+
+# --- preflight ----------------------------------------------------------------
+
+_CHUNK = 8 * 1024 * 1024
+_RATIO_MIN_BYTES = 1024 * 1024  # tiny entries compress absurdly well and harm no one
+
+_MESSAGES = {
+    "file-empty": "The file is empty (0 bytes of content). Ask the agency to send the file again.",
+    "file-truncated": (
+        "The file is damaged or incomplete ({detail}); it may have been cut short in transfer. "
+        "Ask the agency to send it again, or open and re-save it in Excel."
+    ),
+    "file-encrypted": (
+        "The workbook is protected with a password (encrypted), so it cannot be read. "
+        "Ask the agency to remove the password (File > Info > Protect Workbook > Encrypt with Password: "
+        "clear it), save, and send it again."
+    ),
+    "file-legacy-xls": (
+        "This is an old-format Excel 97-2003 workbook (.xls), which is not read for safety and fidelity. "
+        "Open it in Excel and save it as 'Excel Workbook (*.xlsx)', then replace this file."
+    ),
+    "xml-entities": (
+        "The workbook contains an XML DOCTYPE/ENTITY declaration in part '{detail}'. Spreadsheet programs "
+        "never write these; they are used in attacks (entity expansion, external entities), so the file "
+        "was not read. Ask the agency to re-save the file from Excel or send the data again."
+    ),
+    "zip-bomb": (
+        "The file would expand to an unsafe size when opened ({detail}), so it was not read. "
+        "If the file is genuine, ask the agency to remove unused sheets or formatting and send it again, "
+        "or raise the limit in the [limits] section of att-report.toml."
+    ),
+}
+
+
+def _finding(sev: str, code: str, message: str, agency: str, rel_file: str, *, sheet: str = "",
+             row: int | None = None, value: str = "", field_: str = "") -> Finding:
+    return Finding(severity=sev, code=code, message=message, agency=agency, file=rel_file, sheet=sheet,
+                   row=row, field=field_, value=value).with_id()
+
+
+def preflight(path: Path, limits: Limits | None = None, *, agency: str = "", rel_file: str = "") -> Preflight:
+    """Check one input file before any reader opens it.
+
+    Returns `Preflight(kind, refuse, findings, sheets, ...)`. When `refuse` is
+    true the file must not be handed to a reader: the findings say why (one
+    error finding naming the file). Never raises for bad input.
+    """
+    path = Path(path)
+    limits = limits or Limits()
+    rel_file = rel_file or path.name
+    start = time.perf_counter()
+    kind = sniff(path)
+    result = Preflight(kind=kind)
+
+    def refuse(code: str, message: str, value: str = "", sheet: str = "") -> Preflight:
+        result.refuse = True
+        result.findings.append(_finding(Severity.ERROR, code, message, agency, rel_file, value=value, sheet=sheet))
+        result.seconds = time.perf_counter() - start
+        return result
+
+    try:
+        suffix = path.suffix.lower()
+        if kind == "empty":
+            return refuse("file-empty", _MESSAGES["file-empty"])
+        if kind == "encrypted":
+            return refuse("file-encrypted", _MESSAGES["file-encrypted"])
+        if kind == "xls-legacy":
+            return refuse("file-legacy-xls", _MESSAGES["file-legacy-xls"])
+        if kind == "xlsb":
+            return refuse("file-unreadable", (
+                "This is a binary Excel workbook (.xlsb), which is not read. Open it in Excel and save it as "
+                "'Excel Workbook (*.xlsx)', then replace this file."))
+        if kind in ("html", "pdf", "zip-other", "unknown", "text"):
+            what = {
+                "html": "a web page (HTML), not a spreadsheet, although its name says otherwise",
+                "pdf": "a PDF document, not a spreadsheet",
+                "zip-other": "a zip archive that is not an Excel or OpenDocument workbook",
+                "unknown": "not a spreadsheet format att-report reads",
+                "text": "plain text without columns, not a spreadsheet or csv table",
+            }[kind]
+            return refuse("file-not-spreadsheet", (
+                f"This file is {what}. Ask the agency for the data as an Excel workbook (.xlsx), "
+                "an OpenDocument spreadsheet (.ods) or a csv file."), value=suffix)
+        if kind == "csv" and suffix not in SUFFIXES["csv"]:
+            return refuse("file-not-spreadsheet", (
+                f"This file is named '{suffix}' but is really csv text (comma/semicolon separated), "
+                "not a workbook. Rename it to .csv (or save it from Excel as .xlsx) and run again."),
+                value=suffix)
+        if kind in ("xlsx", "xlsm", "ods") and suffix not in SUFFIXES[kind]:
+            real = {"xlsx": ".xlsx", "xlsm": ".xlsm", "ods": ".ods"}[kind]
+            return refuse("file-wrong-extension", (
+                f"This file is named '{suffix or '(no extension)'}' but is really a {real} workbook. "
+                f"Rename it to {real} and run again."), value=suffix)
+        if kind in ("xlsx", "xlsm", "ods"):
+            _check_zip(path, kind, limits, result, agency, rel_file)
+    except _Refused as exc:
+        return refuse(exc.code, exc.message, exc.value, exc.sheet)
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a parser panic must become a finding
+        return refuse("file-unreadable", (
+            f"The file could not be checked ({type(exc).__name__}: {str(exc)[:200]}). Open it in Excel, "
+            "save it again as .xlsx and replace this file."))
+    result.refuse = result.refuse or any(f.severity == Severity.ERROR and f.code in _FILE_REFUSALS
+                                         for f in result.findings)
+    result.seconds = time.perf_counter() - start
+    return result
+
+
+_FILE_REFUSALS = {"file-empty", "file-truncated", "file-encrypted", "file-legacy-xls", "file-unreadable",
+                  "file-not-spreadsheet", "xml-entities", "zip-bomb"}
+
+
+def _check_zip(path: Path, kind: str, limits: Limits, result: Preflight, agency: str, rel_file: str) -> None:
+    try:
+        zf = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise _Refused("file-truncated", _MESSAGES["file-truncated"].format(detail=_short(exc)))
+    with zf:
+        infos = zf.infolist()
+        _check_bomb(infos, limits)
+        for info in infos:
+            if info.flag_bits & 0x1:
+                raise _Refused("file-encrypted", _MESSAGES["file-encrypted"], value=info.filename)
+        names = {i.filename: i for i in infos}
+        lower = {n.lower(): n for n in names}
+        # every XML part: refuse entity declarations before any parser sees them;
+        # sheets are scanned in the same pass
+        sheet_parts = _workbook_sheets(zf, lower) if kind in ("xlsx", "xlsm") else []
+        by_part = {part: (name, state) for name, part, state in sheet_parts}
+        scans: dict[str, SheetScan] = {}
+        for info in infos:
+            if info.filename in by_part:
+                name, state = by_part[info.filename]
+                scans[name] = _scan_sheet(zf, info, name, state, limits)
+            elif not (info.is_dir() or info.filename.lower().endswith(_BINARY_PARTS)):
+                _scan_entities(zf, info)
+        result.sheets = {name: scans.get(name, SheetScan(name=name, part=part, state=state))
+                         for name, part, state in sheet_parts}
+        if kind in ("xlsx", "xlsm"):
+            _xlsx_notes(zf, names, lower, result, agency, rel_file, limits)
+        else:
+            _ods_notes(zf, names, result, agency, rel_file)
+
+
+_BINARY_PARTS = (".bin", ".png", ".jpeg", ".jpg", ".gif", ".emf", ".wmf", ".tif", ".tiff", ".bmp")
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text[:160]
+
+
+def _check_bomb(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
+    if len(infos) > limits.max_zip_entries:
+        raise _Refused("zip-bomb", _MESSAGES["zip-bomb"].format(
+            detail=f"{len(infos):,} parts inside, the limit is {limits.max_zip_entries:,}"), value=str(len(infos)))
+    total = 0
+    for info in infos:
+        total += info.file_size
+        if info.file_size > limits.max_entry_bytes:
+            raise _Refused("zip-bomb", _MESSAGES["zip-bomb"].format(
+                detail=f"part '{info.filename}' expands to {info.file_size:,} bytes, "
+                       f"the limit is {limits.max_entry_bytes:,}"), value=info.filename)
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _RATIO_MIN_BYTES and ratio > limits.max_compression_ratio:
+            raise _Refused("zip-bomb", _MESSAGES["zip-bomb"].format(
+                detail=f"part '{info.filename}' is compressed {ratio:,.0f} to 1, "
+                       f"the limit is {limits.max_compression_ratio:,}"), value=info.filename)
+    if total > limits.max_total_bytes:
+        raise _Refused("zip-bomb", _MESSAGES["zip-bomb"].format(
+            detail=f"{total:,} bytes in all, the limit is {limits.max_total_bytes:,}"), value=str(total))
+
+
+def _chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """Decompressed content of one entry, in bounded chunks, as UTF-8.
+
+    A part saved as UTF-16 is transcoded on the fly so the byte patterns below
+    (and the entity check) cannot be dodged by an encoding change. zipfile
+    stops at the declared size and checks the CRC, so a part that lies about
+    its size fails as damaged instead of inflating without bound.
+    """
+    try:
+        with zf.open(info) as fh:
+            first = fh.read(_CHUNK)
+            decoder = None
+            if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                decoder = codecs.getincrementaldecoder("utf-16")("replace")
+            elif first[:2] in (b"<\x00", b"\x00<"):
+                enc = "utf-16-le" if first[:1] == b"<" else "utf-16-be"
+                decoder = codecs.getincrementaldecoder(enc)("replace")
+            chunk = first
+            while chunk:
+                yield decoder.decode(chunk).encode("utf-8") if decoder else chunk
+                chunk = fh.read(_CHUNK)
+    except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as exc:
+        raise _Refused("file-truncated", _MESSAGES["file-truncated"].format(
+            detail=f"part '{info.filename}': {_short(exc)}"), value=info.filename)
+    except (RuntimeError, NotImplementedError) as exc:  # encrypted entry, unknown compression
+        raise _Refused("file-unreadable", (
+            f"Part '{info.filename}' of the workbook cannot be opened ({_short(exc)}). Open the file in Excel, "
+            "save it again as .xlsx and replace this file."), value=info.filename)
+
+
+_ENTITY = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
+_OVERLAP = 64
+
+
+def _scan_entities(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> None:
+    tail = b""
+    for chunk in _chunks(zf, info):
+        if _ENTITY.search(tail + chunk[:_OVERLAP]) or _ENTITY.search(chunk):
+            raise _Refused("xml-entities", _MESSAGES["xml-entities"].format(detail=info.filename),
+                           value=info.filename)
+        tail = chunk[-_OVERLAP:]
+
+
+# --- workbook structure ---------------------------------------------------------
+
+_REL_NS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def _read_small(zf: zipfile.ZipFile, name: str, cap: int = 50_000_000) -> bytes:
+    info = zf.getinfo(name)
+    if info.file_size > cap:
+        raise _Refused("zip-bomb", _MESSAGES["zip-bomb"].format(
+            detail=f"part '{name}' is {info.file_size:,} bytes"), value=name)
+    data = b"".join(_chunks(zf, info))
+    if _ENTITY.search(data):
+        raise _Refused("xml-entities", _MESSAGES["xml-entities"].format(detail=name), value=name)
+    return data
+
+
+def _parse_xml(data: bytes, name: str):
+    import defusedxml.ElementTree as DET
+
+    try:
+        return DET.fromstring(data)
+    except Exception as exc:  # defusedxml refusals and ParseError alike
+        if "Entit" in type(exc).__name__ or "DTD" in type(exc).__name__:
+            raise _Refused("xml-entities", _MESSAGES["xml-entities"].format(detail=name), value=name)
+        raise _Refused("file-truncated", _MESSAGES["file-truncated"].format(
+            detail=f"part '{name}' is not well-formed XML: {_short(exc)}"), value=name)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def _resolve_target(base_dir: str, target: str) -> str:
+    if target.startswith("/"):
+        return target.lstrip("/")
+    return posixpath.normpath(posixpath.join(base_dir, target))
+
+
+def _workbook_sheets(zf: zipfile.ZipFile, lower: dict[str, str]) -> list[tuple[str, str, str]]:
+    """(sheet name, zip part, state) for each worksheet, in workbook order."""
+    wb_name = lower.get("xl/workbook.xml")
+    if wb_name is None:
+        return []
+    root = _parse_xml(_read_small(zf, wb_name), wb_name)
+    rels_name = lower.get("xl/_rels/workbook.xml.rels")
+    targets: dict[str, str] = {}
+    if rels_name:
+        for rel in _parse_xml(_read_small(zf, rels_name), rels_name):
+            if _local(rel.tag) == "Relationship" and rel.get("TargetMode", "") != "External":
+                targets[rel.get("Id", "")] = _resolve_target("xl", rel.get("Target", ""))
+    out = []
+    for el in root.iter():
+        if _local(el.tag) != "sheet":
+            continue
+        rid = el.get(f"{{{_REL_NS}}}id") or next((v for k, v in el.attrib.items() if _local(k) == "id"), "")
+        part = targets.get(rid, "")
+        part = lower.get(part.lower(), part)
+        out.append((el.get("name", ""), part, el.get("state", "visible") or "visible"))
+    return out
+
+
+# --- the sheet scan ---------------------------------------------------------------
+
+_P = rb"(?:[A-Za-z_][\w.-]*:)?"  # optional namespace prefix (x:c, x:row ...)
+_ROW_TAG = re.compile(rb"<" + _P + rb"row\b([^>]*)>")
+# Each pattern starts with a literal so the regex engine skims the XML at
+# hundreds of MB/s; per match, Python looks around the (rare) hit.
+_SPACE = (b" ", b"\t", b"\n", b"\r")
+_R_ATTR = re.compile(rb"\sr=\"([A-Za-z]*)(\d*)\"")
+_T_ATTR = re.compile(rb"\st=\"([^\"]*)\"")
+_HIDDEN_ATTR = re.compile(rb"hidden=\"(?:1|true)\"")
+_ERROR_ATTR = re.compile(rb"t=\"e\"")
+_F_CLOSE_NO_VALUE = re.compile(rb"f>\s*(?:<" + _P + rb"v\s*/>|<" + _P + rb"v>\s*</" + _P + rb"v>)?\s*</" + _P + rb"c>")
+_F_SELF_NO_VALUE = re.compile(rb"/>\s*(?:<" + _P + rb"v\s*/>|<" + _P + rb"v>\s*</" + _P + rb"v>)?\s*</" + _P + rb"c>")
+_FORMULA_PIPE = re.compile(rb"<" + _P + rb"f\b[^>]*>([^<]*(?:\||\bDDE\s*\()[^<]*)</" + _P + rb"f>", re.I)
+_FOLD_UPPER = bytes(65 if 65 <= i <= 90 else i for i in range(256))
+_WIDE_COL = re.compile(rb" r=\"([A-Z]{2,3})(\d+)\"")
+_DIMENSION = re.compile(rb"<" + _P + rb"dimension\s[^>]*?ref=\"([^\"]*)\"")
+_MERGE = re.compile(rb"mergeCell\s[^>]*?ref=\"([A-Za-z]+)(\d+)(?::([A-Za-z]+)(\d+))?\"")
+_V_TEXT = re.compile(rb"<" + _P + rb"v>([^<]*)</" + _P + rb"v>")
+_F_TEXT = re.compile(rb"<" + _P + rb"f\b[^>]*>([^<]*)</" + _P + rb"f>")
+_FOLD_UPPER = bytes(65 if 65 <= i <= 90 else i for i in range(256))
+_WIDE_COL = re.compile(rb"<" + _P + rb"c\s[^>]*?\br=\"([A-Z]{2,3})(\d+)\"")
+_DIMENSION = re.compile(rb"<" + _P + rb"dimension\s[^>]*?ref=\"([^\"]*)\"")
+_MERGE = re.compile(rb"<" + _P + rb"mergeCell\s[^>]*?ref=\"([A-Za-z]+)(\d+)(?::([A-Za-z]+)(\d+))?\"")
+_DATA_MARKS = (b"<v>", b"<is>", b"<f>", b"<f ")
+_STRING_LITERAL = re.compile(r'"[^"]*"')
+_DDE_FORMULA = re.compile(r"[A-Za-z0-9_.\\$-]+\s*\|\s*'|[A-Za-z0-9_.$-]+\|[A-Za-z0-9_.$-]+!|\bDDE\s*\(", re.I)
+
+
+def col_index(letters: str | bytes) -> int:
+    """Excel column letters -> 1-based index (A=1, XFD=16384)."""
+    if isinstance(letters, bytes):
+        letters = letters.decode("ascii")
+    n = 0
+    for ch in letters.upper():
+        n = n * 26 + (ord(ch) - 64)
+    return n
+
+
+def col_letters(index: int) -> str:
+    """1-based column index -> Excel letters."""
+    out = ""
+    while index > 0:
+        index, rem = divmod(index - 1, 26)
+        out = chr(65 + rem) + out
+    return out
+
+
+class _RowIndex:
+    """Row numbers for positions in sheet XML segments.
+
+    Excel, LibreOffice, openpyxl and XlsxWriter write `r` on every row and
+    cell; when a writer leaves it out the row number is the previous one + 1,
+    so we count row tags (C-speed `count`) to stay right.
+    """
+
+    def __init__(self, prefix: bytes):
+        self.tag = b"<" + prefix + b"row"
+        self.last_row = 0  # row number of the last row tag before the current segment
+
+    def _tag_before(self, seg: bytes, pos: int) -> int:
+        start = seg.rfind(self.tag, 0, pos + len(self.tag))
+        while start >= 0 and seg[start + len(self.tag): start + len(self.tag) + 1] not in (b" ", b">", b"/"):
+            start = seg.rfind(self.tag, 0, start)  # skip <rowBreaks ...>
+        return start
+
+    def row_at(self, seg: bytes, pos: int) -> int:
+        """Row number of the row element open at `pos` in `seg` (last_row before any row)."""
+        start = self._tag_before(seg, pos)
+        if start < 0:
+            return self.last_row
+        m = _R_ATTR.search(seg, start, seg.find(b">", start) + 1)
+        if m and m.group(2):
+            return int(m.group(2))
+        # no r attribute: the last numbered row plus the row tags since it
+        anchor = seg.rfind(self.tag + b' r="', 0, start)
+        if anchor >= 0:
+            base = int(_R_ATTR.search(seg, anchor, seg.find(b">", anchor) + 1).group(2) or 0)
+        else:
+            base = self.last_row
+        lo = anchor + 1 if anchor >= 0 else 0
+        hi = start + len(self.tag) + 1
+        return base + seg.count(self.tag + b" ", lo, hi) + seg.count(self.tag + b">", lo, hi)
+
+    def advance(self, seg: bytes) -> None:
+        self.last_row = self.row_at(seg, len(seg))
+
+
+_SHEETDATA = re.compile(rb"<(" + _P + rb")(?:sheetData|worksheet)\b")
+
+
+def _segments(zf: zipfile.ZipFile, info: zipfile.ZipInfo, state: dict,
+              max_carry: int = 64 * 1024 * 1024) -> Iterator[bytes]:
+    """Sheet XML split at row starts, so no cell or row spans two segments.
+
+    `state["prefix"]` is set from the first chunk: the namespace prefix the
+    sheet uses for its elements (b"" or e.g. b"x:").
+    """
+    carry = b""
+    cut_tag = None
+    for chunk in _chunks(zf, info):
+        if cut_tag is None:
+            m = _SHEETDATA.search(chunk)
+            state["prefix"] = m.group(1) if m else b""
+            cut_tag = b"<" + state["prefix"] + b"row"
+            cell_end = b"</" + state["prefix"] + b"c>"
+        buf = carry + chunk if carry else chunk
+        cut = buf.rfind(cut_tag)
+        if cut <= 0:
+            if len(buf) < max_carry:
+                carry = buf
+                continue
+            # one enormous row: cut after its last complete cell instead
+            end = buf.rfind(cell_end)
+            cut = end + len(cell_end) if end >= 0 else len(buf)
+        yield buf[:cut]
+        carry = buf[cut:]
+    if carry:
+        yield carry
+
+
+def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, state: str, limits: Limits) -> SheetScan:
+    scan = SheetScan(name=name, part=info.filename, state=state)
+    problems: list[tuple[int, str, str, str]] = []
+    merges: list[tuple[str, int, str, int]] = []
+    prefix = b""
+    rows: _RowIndex | None = None
+    tail = b""
+    first = True
+    seg_state: dict = {}
+    for seg in _segments(zf, info, seg_state):
+        if first:
+            prefix = seg_state.get("prefix", b"")
+            rows = _RowIndex(prefix)
+            # pretty-printed XML puts whitespace between tags: the literal prefilters would miss it
+            pretty = re.search(rb">\s+<" + _P + rb"(?:c|row|f|v)\b", seg[:1 << 20]) is not None
+            d = _DIMENSION.search(seg)
+            if d:
+                scan.dimension = d.group(1).decode("ascii", "replace")
+                last = scan.dimension.split(":")[-1]
+                digits = re.sub(r"\D", "", last)
+                scan.dimension_rows = int(digits) if digits else 0
+            first = False
+        if _ENTITY.search(tail + seg[:_OVERLAP]) or _ENTITY.search(seg):
+            raise _Refused("xml-entities", _MESSAGES["xml-entities"].format(detail=info.filename),
+                           value=info.filename, sheet=name)
+        tail = seg[-_OVERLAP:]
+        assert rows is not None
+        if b'hidden="' in seg:
+            for m in _HIDDEN_ATTR.finditer(seg):
+                if seg[m.start() - 1: m.start()] not in _SPACE:
+                    continue
+                tag = seg.rfind(b"<", 0, m.start())
+                if seg.startswith(b"<" + prefix + b"row", tag):
+                    scan.hidden_rows.append(rows.row_at(seg, tag + 1))
+        if b't="e"' in seg:
+            for m in _ERROR_ATTR.finditer(seg):
+                if seg[m.start() - 1: m.start()] not in _SPACE:
+                    continue
+                cstart = seg.rfind(b"<", 0, m.start())
+                if not _CELL_OPEN.match(seg, cstart):
+                    continue
+                end = seg.find(b"</" + prefix + b"c>", m.end())
+                tag_end = seg.find(b">", m.end())
+                if end < 0 or seg[tag_end - 1: tag_end] == b"/":
+                    continue  # <c t="e"/>: no error text, nothing shown
+                row, col = _cell_pos(seg, cstart, rows)
+                v = _V_TEXT.search(seg, tag_end, end)
+                problems.append((row, col, "error-cell", v.group(1).decode("utf-8", "replace") if v else "#ERROR"))
+        if pretty or b"f>" in seg:
+            for m in _F_CLOSE_NO_VALUE.finditer(seg):
+                if seg[m.start() - 2 - len(prefix): m.start()] == b"</" + prefix:
+                    _formula_no_value(seg, m, rows, prefix, problems)
+        if pretty or b"/></" in seg:
+            for m in _F_SELF_NO_VALUE.finditer(seg):
+                tag = seg.rfind(b"<", 0, m.start())
+                if seg.startswith(b"<" + prefix + b"f", tag) and seg[tag + 2 + len(prefix): tag + 3 + len(prefix)] in (b" ", b"/", b"\t", b"\n", b"\r"):
+                    _formula_no_value(seg, m, rows, prefix, problems)
+        for m in (_FORMULA_PIPE.finditer(seg) if (b"|" in seg or b"DDE" in seg) else ()):
+            formula = _unescape(m.group(1))
+            if _DDE_FORMULA.search(_STRING_LITERAL.sub("", formula)):
+                row, col = _cell_pos(seg, _cell_start(seg, m.start()), rows)
+                problems.append((row, col, "dde-formula", "=" + formula))
+        # columns beyond Z are rare: fold letters to 'A' (a C table lookup) and look for
+        # a two-letter reference before running the regex
+        for m in (_WIDE_COL.finditer(seg) if b' r="AA' in seg.translate(_FOLD_UPPER) else ()):
+            c = col_index(m.group(1))
+            if c > scan.max_col:
+                scan.max_col, scan.far_cell = c, (m.group(1) + m.group(2)).decode("ascii")
+        for m in (_MERGE.finditer(seg) if b"mergeCell" in seg else ()):
+            a, r1, b, r2 = m.groups()
+            merges.append((a.decode().upper(), int(r1), (b or a).decode().upper(), int(r2 or r1)))
+        # extent: last row tag, last row with data
+        scan.max_row = max(scan.max_row, rows.row_at(seg, len(seg)))
+        pos = max(seg.rfind(prefix_mark(prefix, mark)) for mark in _DATA_MARKS)
+        if pos >= 0:
+            scan.last_data_row = max(scan.last_data_row, rows.row_at(seg, pos))
+        rows.advance(seg)
+    if scan.max_col == 0 and scan.last_data_row:
+        scan.max_col = 26  # no reference beyond column Z: an upper bound is all the size check needs
+    _expand_merges(merges, scan, problems, limits)
+    if problems:
+        frame = pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS))
+        frame["excel_row"] = frame["excel_row"].astype("int64")
+        scan.cell_problems = frame.drop_duplicates().reset_index(drop=True)
+    cells = max(scan.max_row, scan.last_data_row) * max(scan.max_col, 1)
+    if cells > limits.max_cells:
+        scan.refuse = True
+    return scan
+
+
+def _formula_no_value(seg: bytes, m: re.Match, rows: "_RowIndex", prefix: bytes,
+                      problems: list[tuple[int, str, str, str]]) -> None:
+    cstart = _cell_start(seg, m.start())
+    cell = seg[cstart: m.end()]
+    t = _T_ATTR.search(cell[: cell.find(b">") + 1])
+    if t and t.group(1) == b"str" and b"<" + prefix + b"v" in m.group(0):
+        return  # a formula whose cached result is the empty string
+    row, col = _cell_pos(seg, cstart, rows)
+    f = _F_TEXT.search(cell)
+    problems.append((row, col, "formula-no-value", "=" + _unescape(f.group(1)) if f else "(shared formula)"))
+
+
+def prefix_mark(prefix: bytes, mark: bytes) -> bytes:
+    return b"<" + prefix + mark[1:] if prefix else mark
+
+
+_CELL_OPEN = re.compile(rb"<" + _P + rb"c[\s>]")
+
+
+def _cell_start(seg: bytes, pos: int) -> int:
+    """Start of the <c ...> element enclosing `pos` (formulas can be long: widen the window)."""
+    window = 16 * 1024
+    while True:
+        lo = max(0, pos - window)
+        last = None
+        for m in _CELL_OPEN.finditer(seg, lo, pos):
+            last = m.start()
+        if last is not None or lo == 0:
+            return pos if last is None else last
+        window *= 4
+
+
+def _cell_pos(seg: bytes, cstart: int, rows: _RowIndex) -> tuple[int, str]:
+    """(Excel row, column letter) of the cell starting at `cstart`."""
+    end = seg.find(b">", cstart)
+    m = _R_ATTR.search(seg, cstart, end + 1)
+    if m and m.group(1) and m.group(2):
+        return int(m.group(2)), m.group(1).decode("ascii").upper()
+    row = rows.row_at(seg, cstart)
+    # no reference: the column is the cell's position in its row
+    row_start = seg.rfind(rows.tag, 0, cstart)
+    count = len(re.findall(rb"<" + _P + rb"c[\s>/]", seg[max(row_start, 0):cstart])) + 1
+    return row, col_letters(count)
+
+
+def _unescape(raw: bytes) -> str:
+    import html
+
+    return html.unescape(raw.decode("utf-8", "replace"))
+
+
+_MAX_MERGE_ENTRIES = 1_000_000
+
+
+def _expand_merges(merges: list[tuple[str, int, str, int]], scan: SheetScan,
+                   problems: list[tuple[int, str, str, str]], limits: Limits) -> None:
+    """One 'merged' problem per covered cell except the top-left, within the data extent."""
+    if not merges:
+        return
+    # merged rows below the last value still look filled: clip at the last row element
+    last_row = max(scan.last_data_row, scan.max_row, 1)
+    last_col = max(scan.max_col, 1)
+    budget = _MAX_MERGE_ENTRIES
+    for a, r1, b, r2 in merges:
+        c1, c2 = sorted((col_index(a), col_index(b)))
+        r1, r2 = sorted((r1, r2))
+        ref = f"{a}{r1}:{b}{r2}" if (a, r1) != (b, r2) else f"{a}{r1}"
+        for r in range(r1, min(r2, last_row) + 1):
+            for c in range(c1, min(c2, max(last_col, c1)) + 1):
+                if (r, c) == (r1, c1):
+                    continue
+                if budget <= 0:
+                    return
+                problems.append((r, col_letters(c), "merged", ref))
+                budget -= 1
+
+
+# --- notes: macros, links, DDE, hidden sheets and rows ------------------------------------
+
+_MACRO_CT = re.compile(rb"macroEnabled|ms-excel\.(?:intl)?macrosheet|vbaProject|ms-office\.activeX", re.I)
+
+
+def _xlsx_notes(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], lower: dict[str, str],
+                result: Preflight, agency: str, rel_file: str, limits: Limits) -> None:
+    add = result.findings.append
+    wb = lower.get("xl/workbook.xml")
+    if wb is None:
+        raise _Refused("file-truncated", _MESSAGES["file-truncated"].format(
+            detail="the workbook part xl/workbook.xml is missing"))
+    wb_xml = _read_small(zf, wb)
+    pr = re.search(rb"<" + _P + rb"workbookPr\b[^>]*?\bdate1904=\"(1|true)\"", wb_xml)
+    result.date1904 = bool(pr)
+    macro_parts = sorted(n for n in names if n.lower().endswith("vbaproject.bin")
+                         or n.lower().startswith(("xl/macrosheets/", "xl/dialogsheets/")))
+    ct = lower.get("[content_types].xml")
+    ct_macro = bool(ct and _MACRO_CT.search(_read_small(zf, ct)))
+    if macro_parts or ct_macro:
+        result.macros = True
+        what = ", ".join(macro_parts[:5]) or "macro content types"
+        add(_finding(Severity.WARNING, "macros-ignored", (
+            "The workbook contains macros (VBA or Excel 4 macro sheets). They were not run and are not "
+            "copied to any output; only cell values were read. To avoid this note, save the file as a "
+            "macro-free workbook (.xlsx)."), agency, rel_file, value=what))
+    links = sorted(n for n in names if n.lower().startswith("xl/externallinks/") and n.lower().endswith(".xml"))
+    dde_parts = []
+    for part in links:
+        if re.search(rb"<" + _P + rb"ddeLink\b", _read_small(zf, part)):
+            dde_parts.append(part)
+    if links:
+        add(_finding(Severity.WARNING, "external-links-ignored", (
+            "The workbook links to other files or programs (external links). The links were not followed "
+            "or updated; only the values saved in this file were read. Check that these saved values are "
+            "current, or paste the values in place of the links (Data > Edit Links > Break Link)."),
+            agency, rel_file, value=", ".join(links[:5])))
+    dde_cells = []
+    for scan in result.sheets.values():
+        cp = scan.cell_problems
+        if not cp.empty and (cp["kind"] == "dde-formula").any():
+            hits = cp[cp["kind"] == "dde-formula"]
+            dde_cells += [(scan.name, int(r), c, d) for r, c, d in zip(hits["excel_row"], hits["column"], hits["detail"])]
+            scan.cell_problems = cp[cp["kind"] != "dde-formula"].reset_index(drop=True)
+    if dde_parts or dde_cells:
+        where = dde_cells[0] if dde_cells else None
+        add(_finding(Severity.WARNING, "dde-ignored", (
+            "The workbook contains DDE links or formulas that call other programs (for example "
+            "=cmd|'...'!A0). They were not run; only saved cell values were read. Replace such formulas "
+            "with plain values."), agency, rel_file,
+            sheet=where[0] if where else "", row=where[1] if where else None,
+            field_=where[2] if where else "",
+            value=(where[3] if where else ", ".join(dde_parts[:5]))[:200]))
+    for scan in result.sheets.values():
+        _sheet_notes(scan, result, agency, rel_file, limits)
+
+
+def _ranges(rows: list[int]) -> str:
+    rows = sorted(set(rows))
+    out, start, prev = [], None, None
+    for r in rows:
+        if start is None:
+            start = prev = r
+        elif r == prev + 1:
+            prev = r
+        else:
+            out.append(f"{start}" if start == prev else f"{start}-{prev}")
+            start = prev = r
+    if start is not None:
+        out.append(f"{start}" if start == prev else f"{start}-{prev}")
+    return ", ".join(out)
+
+
+def _sheet_notes(scan: SheetScan, result: Preflight, agency: str, rel_file: str, limits: Limits) -> None:
+    add = result.findings.append
+    if scan.state in ("hidden", "veryHidden"):
+        how = "very hidden (only visible through macros)" if scan.state == "veryHidden" else "hidden"
+        add(_finding(Severity.INFO, "sheet-hidden", (
+            f"Sheet '{scan.name}' is {how}. It was read like any other sheet; unhide it "
+            "(right-click a sheet tab > Unhide) to check its content, or delete it if it is not part of the return."),
+            agency, rel_file, sheet=scan.name, value=scan.state))
+    if scan.hidden_rows:
+        rows = sorted(set(scan.hidden_rows))
+        add(_finding(Severity.INFO, "rows-hidden", (
+            f"{len(rows)} row(s) of sheet '{scan.name}' are hidden (rows {_ranges(rows)[:300]}). "
+            "They were read like the other rows; unhide them to check them."),
+            agency, rel_file, sheet=scan.name, row=rows[0], value=_ranges(rows)[:500]))
+    if scan.refuse:
+        far = scan.far_cell or f"row {scan.max_row}"
+        add(_finding(Severity.ERROR, "sheet-too-large", (
+            f"Sheet '{scan.name}' reaches cell {far} ({scan.max_row:,} rows x {scan.max_col:,} columns, more than "
+            f"the {limits.max_cells:,}-cell limit), so it was not read. Usually a stray value or format far from "
+            "the table causes this: delete the rows and columns after the table (select them, right-click > "
+            "Delete), save, and send the file again."), agency, rel_file, sheet=scan.name, value=far))
+    elif scan.empty_formatted_rows > 1000:
+        add(_finding(Severity.INFO, "empty-rows-ignored", (
+            f"Sheet '{scan.name}' has {scan.empty_formatted_rows:,} formatted but empty rows after its last "
+            f"value (row {scan.last_data_row:,}); they were ignored. Deleting them makes the file smaller."),
+            agency, rel_file, sheet=scan.name, row=scan.last_data_row + 1, value=str(scan.empty_formatted_rows)))
+
+
+def _ods_notes(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], result: Preflight, agency: str,
+               rel_file: str) -> None:
+    add = result.findings.append
+    macro_parts = sorted(n for n in names if n.startswith(("Basic/", "Scripts/")) and not n.endswith("/"))
+    if macro_parts:
+        result.macros = True
+        add(_finding(Severity.WARNING, "macros-ignored", (
+            "The spreadsheet contains macros (Basic or scripts). They were not run and are not copied to any "
+            "output; only cell values were read."), agency, rel_file, value=", ".join(macro_parts[:5])))
+    if "content.xml" in names:
+        dde = links = False
+        tail = b""
+        for chunk in _chunks(zf, names["content.xml"]):
+            buf = tail + chunk
+            dde = dde or bool(re.search(rb"<table:dde-(?:source|link)\b", buf))
+            links = links or bool(re.search(rb"<table:table-source\b", buf))
+            tail = chunk[-_OVERLAP:]
+        if links:
+            add(_finding(Severity.WARNING, "external-links-ignored", (
+                "The spreadsheet links to other files. The links were not followed; only the values saved "
+                "in this file were read."), agency, rel_file))
+        if dde:
+            add(_finding(Severity.WARNING, "dde-ignored", (
+                "The spreadsheet contains DDE links to other programs. They were not run; only saved cell "
+                "values were read."), agency, rel_file))
+
+
+# --- numbers where text was expected ---------------------------------------------
+
+def numeric_cells(path: Path, sheet_name: str, column_letters: list[str] | tuple[str, ...],
+                  limits: Limits | None = None) -> pd.DataFrame:
+    """Cells of the given columns stored as numbers (no `t=` or `t="n"`, with a `<v>`).
+
+    Returns a cell-problems frame: excel_row (int), column (letter), kind
+    "number-identifier", detail (the number as stored, e.g. "1.2345678901234568E+16"),
+    plus `digits` (int: digits before the decimal point; more than 15 means
+    Excel already lost precision). Empty for csv/ods or unknown sheets.
+    """
+    limits = limits or Limits()
+    cols = sorted({c.strip().upper() for c in column_letters if c and c.strip().isalpha()})
+    out = empty_problems().assign(digits=pd.Series(dtype="int64"))
+    if not cols:
+        return out
+    alts = b"|".join(c.encode() for c in cols)
+    rest = (rb"((?:\s+(?:(?!t=)[\w:]+=\"[^\"]*\"|t=\"n\"))*)\s*>\s*"
+            rb"(?:<" + _P + rb"f\b[^>]*?(?:/>|>[^<]*</" + _P + rb"f>)\s*)?"
+            rb"<" + _P + rb"v>([^<]*)</" + _P + rb"v>")
+    found: list[tuple[bytes, bytes, bytes, bytes]] = []
+    try:
+        with zipfile.ZipFile(path) as zf:
+            lower = {n.lower(): n for n in zf.namelist()}
+            part = next((p for name, p, _ in _workbook_sheets(zf, lower) if name == sheet_name), None)
+            if not part or part not in zf.namelist():
+                return out
+            state: dict = {}
+            fast = slow = None
+            for seg in _segments(zf, zf.getinfo(part), state):
+                if fast is None:
+                    cell = b"<" + state.get("prefix", b"") + b"c"
+                    # Excel, LibreOffice, openpyxl and XlsxWriter write r first: a literal-first
+                    # pattern the engine skims; other attribute orders take the general pattern
+                    fast = re.compile(re.escape(cell) + rb" r=\"(" + alts + rb")(\d+)\"" + rest)
+                    slow = re.compile(re.escape(cell) + rb"(?=[^>]*?\sr=\"(?:" + alts + rb")\d)"
+                                      rb"(?:\s+(?!t=)(?!r=)[\w:]+=\"[^\"]*\"|\s+t=\"n\")*\s+r=\"(" + alts
+                                      + rb")(\d+)\"" + rest)
+                    cell_sp = cell + b" "
+                found += fast.findall(seg)
+                if seg.count(cell_sp) != seg.count(cell_sp + b'r="'):
+                    found += [m.groups() for m in slow.finditer(seg)
+                              if not seg.startswith(cell_sp + b'r="', m.start())]
+    except (_Refused, zipfile.BadZipFile, OSError, KeyError, EOFError, zlib.error):
+        return out
+    if not found:
+        return out
+    frame = pd.DataFrame(found, columns=["column", "excel_row", "attrs", "detail"]).drop(columns="attrs")
+    frame["column"] = frame["column"].map(bytes.decode)
+    frame["excel_row"] = frame["excel_row"].map(int).astype("int64")
+    frame["detail"] = frame["detail"].map(lambda b: b.decode("ascii", "replace").strip())
+    frame["kind"] = "number-identifier"
+    frame["digits"] = frame["detail"].map(_integer_digits).astype("int64")
+    return frame[["excel_row", "column", "kind", "detail", "digits"]].sort_values(
+        ["excel_row", "column"], kind="mergesort").reset_index(drop=True)
+
+
+def _integer_digits(text: str) -> int:
+    """Digits before the decimal point of a stored number ('1.2E+16' -> 17)."""
+    try:
+        value = abs(float(text))
+    except ValueError:
+        return 0
+    if value < 1:
+        return 1
+    if value == float("inf"):
+        return 0
+    return len(str(int(value)))
+
+
+# --- cell problems -> findings -------------------------------------------------------
+
+_CELL_MESSAGES = {
+    "error-cell": ("cell-error", "Cell {col}{row} shows the error {detail} instead of a value. Correct the formula "
+                   "or type the value, then send the file again."),
+    "formula-no-value": ("formula-no-value", "Cell {col}{row} holds a formula ({detail}) with no saved result "
+                         "(the file was written by a program that does not calculate). Open the file in Excel, "
+                         "let it calculate, save, and send it again, or type the value."),
+    "merged": ("merged-cells", "Cell {col}{row} is part of the merged range {detail}, so it looks filled but is "
+               "empty. Unmerge the cells (Home > Merge & Center) and type the value in every row."),
+}
+
+
+def cell_problem_findings(problems: pd.DataFrame | None, *, agency: str, rel_file: str, sheet: str,
+                          fields: dict[str, str] | None = None, rows: set[int] | None = None) -> pd.DataFrame:
+    """Error findings for cell problems (error cells, formulas without values, merged cells).
+
+    `fields` maps column letters to the intake field they feed (only those
+    columns are reported when given); `rows` limits to data rows. Vectorised.
+    """
+    from att_report import findings as fnd
+
+    if problems is None or problems.empty:
+        return fnd.empty_frame()
+    p = problems[problems["kind"].isin(list(_CELL_MESSAGES))]
+    if fields is not None:
+        p = p[p["column"].isin(list(fields))]
+    if rows is not None:
+        p = p[p["excel_row"].isin(list(rows))]
+    frames = []
+    for kind, (code, template) in _CELL_MESSAGES.items():
+        k = p[p["kind"] == kind]
+        if k.empty:
+            continue
+        msg = pd.Series([template.format(col=c, row=r, detail=d)
+                         for c, r, d in zip(k["column"], k["excel_row"], k["detail"])], index=k.index)
+        src = pd.DataFrame({"src_agency": agency, "src_file": rel_file, "src_sheet": sheet,
+                            "src_row": k["excel_row"].astype("int64")}, index=k.index)
+        field_col = k["column"].map(fields) if fields else k["column"]
+        frames.append(fnd.frame_for_rows(
+            src, code=code, severity=Severity.ERROR, message=msg, value=k["detail"].astype(str),
+            identity=(agency, rel_file + "|" + sheet, k["column"] + k["excel_row"].astype(str))).assign(
+            field=field_col.to_numpy()))
+    return fnd.concat(frames)
+
+
+# --- the contained reader -----------------------------------------------------------
+
+class ReaderCrashed(Exception):
+    """A reader died, ran out of memory or time in its worker process."""
+
+
+def _child(conn, func, args, kwargs, memory_mb: int) -> None:
+    try:
+        import resource
+
+        if memory_mb > 0:
+            limit = memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):
+        pass
+    try:
+        result = func(*args, **kwargs)
+        payload = ("ok", result)
+    except BaseException as exc:  # noqa: BLE001 - Rust panics derive from BaseException
+        payload = ("error", _portable_error(exc))
+    try:
+        conn.send(payload)
+    except BaseException as exc:  # noqa: BLE001 - an unpicklable result
+        conn.send(("error", ReaderCrashed(f"the reader's result could not be sent back: {_short(exc)}")))
+    finally:
+        conn.close()
+
+
+def _portable_error(exc: BaseException) -> BaseException:
+    """The exception itself when it can cross the process boundary as-is, else ReaderCrashed."""
+    import pickle
+
+    if isinstance(exc, MemoryError):
+        return ReaderCrashed("the reader ran out of its memory limit")
+    if isinstance(exc, Exception):
+        try:
+            pickle.loads(pickle.dumps(exc))
+            return exc
+        except Exception:  # noqa: BLE001
+            pass
+    tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
+    return ReaderCrashed(f"the reader failed: {tb[:300]}")
+
+
+_CONTEXT: Any = None
+
+
+def _context():
+    global _CONTEXT
+    if _CONTEXT is None:
+        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
+        _CONTEXT = mp.get_context(method)
+        if method == "forkserver":
+            # heavy imports once in the fork server, not per file
+            _CONTEXT.set_forkserver_preload(["pandas", "fastexcel", "att_report.intake.safety"])
+    return _CONTEXT
+
+
+def run_contained(func: Callable[..., Any], *args: Any, limits: Limits | None = None, **kwargs: Any) -> Any:
+    """Run `func(*args, **kwargs)` in a worker process with memory and time limits.
+
+    The worker's address space is capped at `limits.worker_memory_mb` and it
+    is killed after `limits.worker_timeout_s`. A Rust panic or abort, a
+    segfault, an out-of-memory kill or a timeout raises `ReaderCrashed` here;
+    the calling process never dies. Ordinary exceptions raised by `func` are
+    re-raised as they are (when they can be pickled). `func` must be a
+    module-level function; arguments and result must pickle.
+    """
+    limits = limits or Limits()
+    ctx = _context()
+    recv, send = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_child, args=(send, func, args, kwargs, limits.worker_memory_mb), daemon=True)
+    proc.start()
+    send.close()
+    deadline = time.monotonic() + limits.worker_timeout_s
+    try:
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise ReaderCrashed(f"the reader took longer than {limits.worker_timeout_s} s and was stopped")
+            if recv.poll(min(remaining, 0.5)):
+                try:
+                    status, payload = recv.recv()
+                except (EOFError, OSError):
+                    proc.join(5)
+                    raise ReaderCrashed(_death_message(proc.exitcode)) from None
+                proc.join(5)
+                if status == "ok":
+                    return payload
+                raise payload
+            if not proc.is_alive():
+                if recv.poll(0):
+                    continue
+                raise ReaderCrashed(_death_message(proc.exitcode))
+    finally:
+        if proc.is_alive():
+            proc.kill()
+            proc.join(5)
+        recv.close()
+        if hasattr(proc, "close"):
+            try:
+                proc.close()
+            except ValueError:
+                pass
+
+
+def _death_message(exitcode: int | None) -> str:
+    import signal
+
+    if exitcode is not None and exitcode < 0:
+        try:
+            name = signal.Signals(-exitcode).name
+        except ValueError:
+            name = f"signal {-exitcode}"
+        hint = {"SIGABRT": "aborted (often: out of memory or an internal error)",
+                "SIGKILL": "was killed (often: out of memory)",
+                "SIGSEGV": "crashed (segmentation fault)"}.get(name, f"died ({name})")
+        return f"the reader {hint}"
+    return f"the reader process exited unexpectedly (exit code {exitcode})"
+
+
+def contain_policy(path: Path, pre: Preflight, limits: Limits | None = None,
+                   size_threshold: int = 20 * 1024 * 1024) -> bool:
+    """Whether to read this file in a worker process (`run_contained`) rather than in-process.
+
+    Contain files the preflight found odd (macros, links, wide or huge
+    sheets, dimension tags that disagree with the content) and large files,
+    where a runaway allocation would hurt most; small plain files are read
+    in-process, where the worker's start-up cost would dominate.
+    """
+    limits = limits or Limits()
+    try:
+        size = Path(path).stat().st_size
+    except OSError:
+        return True
+    if size >= size_threshold:
+        return True
+    if pre.macros or any(f.code in ("external-links-ignored", "dde-ignored") for f in pre.findings):
+        return True
+    for scan in pre.sheets.values():
+        if scan.max_col > 702 or scan.max_row > 1_048_576:
+            return True
+        if scan.dimension_rows and scan.dimension_rows != scan.max_row and scan.dimension_rows > scan.max_row * 2:
+            return True
+    return False
