@@ -84,10 +84,8 @@ def compile_report(records: pd.DataFrame, config, *, draft: bool = False,
         )
 
     exports, imports = table_model("exports", "export"), table_model("imports", "import")
-    converted = sorted(
-        {c for c in rows.loc[rows["value"].notna() & ~rows["value_bad"], "currency"].astype("string")
-         .fillna("").str.strip().str.upper() if c and c != currency}
-    )
+    seen = rows.loc[rows["value"].notna() & ~rows["value_bad"], "currency"].astype("string").fillna("")
+    converted = sorted({c for c in seen.str.strip().str.upper().unique() if c and c != currency})
     rates_used = tuple((c, float(config.rates[c])) for c in converted)
     notes = tuple(
         tpl.texts["conversion_note"].format(currency_from=c, currency=currency, rate=f"{r:g}")

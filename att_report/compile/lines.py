@@ -28,7 +28,8 @@ def table_bases(basis: str) -> tuple[str, ...]:
 
 
 def _text(series: pd.Series) -> pd.Series:
-    return series.astype("string").fillna("").str.strip()
+    """Canonical text fields as strings, NA -> "" (intake already trimmed them)."""
+    return series.astype("string").fillna("")
 
 
 @dataclass(frozen=True, eq=False)
@@ -231,47 +232,61 @@ def _also_from(rows: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+#: Row ranges per Sources cell at most (keeps a cell far below Excel's 32,767 characters).
+RUNS_PER_CELL = 400
+
+
 def compress_sources(rows: pd.DataFrame) -> pd.DataFrame:
-    """Per line and source file, the rows as ranges: "2-5000, 5002" (SOURCE_COLUMNS)."""
+    """Per line and source file, the rows as ranges: "2-5000, 5002" (SOURCE_COLUMNS).
+
+    Sorting and run detection work on integer codes (factorised keys), so a
+    million rows compress in about a second. A line whose rows scatter over
+    very many runs continues on further rows (RUNS_PER_CELL ranges each).
+    """
     base = pd.DataFrame({
-        "line_id": rows["line_id"].astype("string"),
-        "agency": _text(rows["src_agency"]), "file": _text(rows["src_file"]),
-        "sheet": _text(rows["src_sheet"]), "row": rows["src_row"].astype("Int64"),
+        "line_id": rows["line_id"], "agency": rows["src_agency"], "file": rows["src_file"],
+        "sheet": rows["src_sheet"], "row": rows["src_row"],
     })
     frame = pd.concat([base, _also_from(rows)], ignore_index=True) if "also_from" in rows else base
     if frame.empty:
         return pd.DataFrame({c: pd.Series(dtype="string") for c in SOURCE_COLUMNS}).astype({"count": "int64"})
-    for col in ("line_id", "agency", "file", "sheet"):
-        frame[col] = frame[col].astype("string").fillna("")
     keys = ["line_id", "agency", "file", "sheet"]
-    frame = frame.sort_values([*keys, "row"], kind="mergesort", na_position="last")
-    frame = frame.drop_duplicates([*keys, "row"]).reset_index(drop=True)
-    row = frame["row"].astype("float64").to_numpy()
-    same = np.ones(len(frame), dtype=bool)
+    codes, uniques = [], []
     for key in keys:
-        col = frame[key].to_numpy(dtype=object)
-        same[1:] &= col[1:] == col[:-1]
+        # sort=True: codes follow the text order, so sorting codes sorts the text
+        code, values = pd.factorize(frame[key].astype("string").fillna("").to_numpy(dtype=object), sort=True)
+        codes.append(code)
+        uniques.append(np.asarray(values, dtype=object))
+    row = frame["row"].astype("Float64").fillna(-1).to_numpy(dtype="float64")
+    order = np.lexsort([row, *reversed(codes)])
+    codes = [c[order] for c in codes]
+    row = row[order]
+    same = np.ones(len(row), dtype=bool)
+    for code in codes:
+        same[1:] &= code[1:] == code[:-1]
     same[0] = False
-    consecutive = np.zeros(len(frame), dtype=bool)
-    consecutive[1:] = row[1:] == row[:-1] + 1
-    frame["run"] = np.cumsum(~(same & consecutive))
-    runs = frame.groupby("run", sort=False).agg(
-        line_id=("line_id", "first"), agency=("agency", "first"), file=("file", "first"),
-        sheet=("sheet", "first"), lo=("row", "first"), hi=("row", "last"), count=("row", "size"),
-    )
-    lo = runs["lo"].astype("string").fillna("?")
-    hi = runs["hi"].astype("string").fillna("?")
-    runs["text"] = lo.where(runs["lo"].eq(runs["hi"]).fillna(True), lo + "-" + hi)
-    grouped = runs.groupby(keys, sort=False)
-    count = grouped["count"].sum()
-    single = grouped.size().eq(1)
-    texts = runs.set_index(keys)["text"]
-    one = texts[texts.index.isin(single[single].index)]
-    many = texts[~texts.index.isin(single[single].index)]
-    joined = many.groupby(level=keys, sort=False).agg(", ".join) if not many.empty else many
-    text = pd.concat([one, joined])
-    out = pd.DataFrame({"rows": text.astype("string")}).join(count.rename("count")).reset_index()
-    # order: line id order as compiled, then file
-    out = out.sort_values(["line_id", "agency", "file", "sheet"], kind="mergesort").reset_index(drop=True)
-    out["count"] = out["count"].astype("int64")
-    return out[list(SOURCE_COLUMNS)]
+    keep = ~(same & np.r_[False, row[1:] == row[:-1]])  # the same row twice counts once
+    codes, row, same = [c[keep] for c in codes], row[keep], same[keep]
+    consecutive = np.r_[False, row[1:] == row[:-1] + 1]
+    run_start = ~(same & consecutive)
+    starts = np.flatnonzero(run_start)
+    ends = np.r_[starts[1:], len(row)] - 1
+    lo, hi = row[starts].astype("int64"), row[ends].astype("int64")
+    counts = ends - starts + 1
+    # texts built in numpy (object arrays): joining Arrow strings one by one is slow
+    text = lo.astype(str).astype(object)
+    ranged = lo != hi
+    text[ranged] = text[ranged] + "-" + hi[ranged].astype(str).astype(object)
+    if (lo < 0).any():
+        text[lo < 0] = "?"
+    # group of each run: a new group starts where the keys change (runs are sorted)
+    group_start = ~same[starts]
+    group = np.cumsum(group_start) - 1
+    rank = np.arange(len(starts)) - np.flatnonzero(group_start)[group]
+    chunk_start = group_start | (rank % RUNS_PER_CELL == 0)
+    bounds = np.flatnonzero(chunk_start)
+    first = starts[bounds]
+    out = pd.DataFrame({key: pd.array(uniques[i][codes[i][first]], dtype="string") for i, key in enumerate(keys)})
+    out["rows"] = pd.array([", ".join(part) for part in np.split(text, bounds[1:])], dtype="string")
+    out["count"] = np.add.reduceat(counts, bounds).astype("int64")
+    return out.reset_index(drop=True)[list(SOURCE_COLUMNS)]

@@ -97,15 +97,17 @@ def _need(data: dict, key: str, where: str, path: Path):
     return data[key]
 
 
-def _category_rows(name: str) -> tuple[CategoryRow, ...]:
-    """Category rows, in template order, from the shared category definition."""
+def _category_rows(label_field: str) -> tuple[CategoryRow, ...]:
+    """Category rows, in order, from the shared category definition (att_categories.toml).
+
+    `label_field` names the label shown after the code ("short_label" gives
+    "VIII.SA.2 Rifles and carbines"; "label" the long form); blank falls back to `label`.
+    """
     from att_report.normalise.categories import load_categories
 
-    cats = load_categories()
     rows = []
-    for cat in cats:
-        # display label: "VIII.SA.2 Rifles and carbines" (code + label)
-        label = str(getattr(cat, "label", "") or "")
+    for cat in load_categories():
+        label = str(getattr(cat, label_field, "") or getattr(cat, "label", "") or "")
         rows.append(CategoryRow(str(cat.code), label))
     return tuple(rows)
 
@@ -150,7 +152,7 @@ def parse_template(data: dict, path: Path, categories: tuple[CategoryRow, ...]) 
 def _load(path_text: str, mtime: float) -> ReportTemplate:
     path = Path(path_text)
     data = tomllib.loads(path.read_text(encoding="utf-8"))
-    return parse_template(data, path, _category_rows(str(data.get("categories", ""))))
+    return parse_template(data, path, _category_rows(str(data.get("category_label", "short_label"))))
 
 
 def load_template(path: Path | None = None) -> ReportTemplate:
