@@ -163,7 +163,7 @@ def _read_csv(path: Path, ctx: _Ctx) -> None:
     encoding = (ctx.profile.encoding if ctx.profile and ctx.profile.encoding else None) or ctx.agency.encoding
     text, bad_lines = _decode(raw, encoding)
     delimiter = _sniff_delimiter(text)
-    grid, lines, shape_problems = _parse_csv(text, delimiter)
+    grid, lines, widths = _parse_csv(text, delimiter)
     if grid is None:
         ctx.file_finding("no-header-found", "The csv file is empty.")
         return
@@ -181,8 +181,12 @@ def _read_csv(path: Path, ctx: _Ctx) -> None:
             if pos >= 0:
                 problems.append((int(starts[pos]), "", "undecodable",
                                  f"bytes that are not valid {encoding or 'UTF-8'} text (line {line})"))
-    for line, kind, detail in shape_problems:
-        problems.append((line, "", kind, detail))
+    header_width = next((n for line, n, _ in widths if line == table.header_row), 0)
+    for line, n, has_text in widths:
+        if line <= table.header_row or not has_text or n == header_width:
+            continue
+        kind = "extra-fields" if n > header_width else "short-row"
+        problems.append((line, "", kind, f"{n} fields where the header has {header_width}"))
     if problems:
         table.cell_problems = pd.DataFrame(problems, columns=["excel_row", "column", "kind", "detail"])
     ctx.result.tables.append(table)
@@ -218,27 +222,33 @@ def _sniff_delimiter(text: str) -> str:
 
 
 def _parse_csv(text: str, delimiter: str):
-    """Parse csv text into a grid of strings plus each record's starting line.
+    """Parse csv text into a grid of strings, each record's line, and field counts.
 
-    Fast path: pandas' C parser when no quoted field spans lines and every
-    record has the same number of fields; otherwise the csv module, which
-    tells us each record's line and lets short/long rows be named.
+    Fast path (no quote characters at all): pandas' C parser, with field
+    counts from counting separators per line. Otherwise the csv module, which
+    knows where each record starts when a quoted field spans lines.
+    Returns (grid, lines, widths) with widths = [(line, fields, has_text)].
     """
     import csv
 
-    problems: list[tuple[int, str, str]] = []
     if not text.strip():
-        return None, None, problems
-    n_lines = text.count("\n") + (0 if text.endswith("\n") else 1)
-    try:
-        grid = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, dtype=str, keep_default_na=False,
-                           na_filter=False, skip_blank_lines=False, engine="c")
-        if len(grid) == n_lines or (len(grid) == n_lines - 1 and not text.rstrip("\n").endswith("\n")):
+        return None, None, []
+    if '"' not in text:
+        physical = pd.Series(text.split("\n"))
+        if text.endswith("\n"):
+            physical = physical.iloc[:-1]
+        physical = physical.str.rstrip("\r")
+        try:
+            grid = pd.read_csv(io.StringIO(text), sep=delimiter, header=None, dtype=str, keep_default_na=False,
+                               na_filter=False, skip_blank_lines=False, engine="c", quoting=csv.QUOTE_NONE)
+        except (pd.errors.ParserError, ValueError):
+            grid = None
+        if grid is not None and len(grid) == len(physical):
             lines = np.arange(1, len(grid) + 1)
-            grid = grid.replace("", None)
-            return grid, lines, problems
-    except (pd.errors.ParserError, ValueError):
-        pass
+            counts = physical.str.count(re.escape(delimiter)) + 1
+            has_text = physical.str.strip().ne("")
+            widths = list(zip(lines.tolist(), counts.tolist(), has_text.tolist()))
+            return grid.replace("", None), lines, widths
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     records, lines = [], []
     start = 1
@@ -247,19 +257,12 @@ def _parse_csv(text: str, delimiter: str):
         lines.append(start)
         start = reader.line_num + 1
     if not records:
-        return None, None, problems
-    header_width = max((len(r) for r in records[:HEADER_SCAN_ROWS]), default=0)
+        return None, None, []
     width = max(len(r) for r in records)
     rows = [r + [""] * (width - len(r)) for r in records]
     grid = pd.DataFrame(rows, dtype=object).replace("", None)
-    for line, record in zip(lines, records):
-        if not record:
-            continue
-        if len(record) > header_width:
-            problems.append((line, "extra-fields", f"{len(record)} fields where the header has {header_width}"))
-        elif len(record) < header_width and any(v.strip() for v in record):
-            problems.append((line, "short-row", f"{len(record)} fields where the header has {header_width}"))
-    return grid, np.asarray(lines), problems
+    widths = [(line, len(r), any(v.strip() for v in r)) for line, r in zip(lines, records)]
+    return grid, np.asarray(lines), widths
 
 
 # --- shared: header detection and table building -----------------------------

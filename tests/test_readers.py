@@ -1,0 +1,162 @@
+"""Readers: Excel row numbers as the user sees them, header detection, csv quirks."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import openpyxl
+import pytest
+
+from intake_helpers import GOOD, HEADER, intake, write_workspace
+
+
+def _xlsx(path, rows, *, title_rows=0, header=HEADER, sheet="Transfers", blank_after=None, hidden=False):
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.title = sheet
+    r = 1
+    for i in range(title_rows):
+        ws.cell(row=r, column=1, value=f"Title line {i + 1}")
+        r += 2  # a blank row after each title line
+    for c, h in enumerate(header, start=1):
+        ws.cell(row=r, column=c, value=h)
+    for i, row in enumerate(rows):
+        r += 1
+        if blank_after is not None and i == blank_after:
+            r += 1
+        values = {**GOOD, "record_id": f"R{i + 1}", **row}
+        for c, h in enumerate(header, start=1):
+            ws.cell(row=r, column=c, value=values.get(h))
+    if hidden:
+        extra = wb.create_sheet("Hidden")
+        for c, h in enumerate(header, start=1):
+            extra.cell(row=1, column=c, value=h)
+            extra.cell(row=2, column=c, value={**GOOD, "record_id": "H1"}.get(h))
+        extra.sheet_state = "hidden"
+    wb.save(path)
+
+
+def test_excel_rows_with_title_and_blank_rows(tmp_path):
+    write_workspace(tmp_path)
+    _xlsx(tmp_path / "inputs/customs/x.xlsx", [{}, {}, {"partner_state": "Germny"}], title_rows=2, blank_after=1)
+    result = intake(tmp_path)
+    # titles in rows 1 and 3, header in row 5, data in 6, (blank 7), 8, 9
+    assert result.records["src_row"].tolist() == [6, 8, 9]
+    bad = result.findings[result.findings["code"] == "country-unknown"].iloc[0]
+    assert (bad["sheet"], int(bad["row"]), bad["field"]) == ("Transfers", 9, "partner_state")
+
+
+def test_header_normalisation_and_unknown_columns(tmp_path):
+    write_workspace(tmp_path)
+    header = [" Record-ID ", "FLOW", "Basis", "Licence No", "Date", "valid until", "Partner State", "category",
+              "quantity", "value", "currency", "description", "withheld", "Internal note"]
+    rows = [{" Record-ID ": "A1", "FLOW": "export", "Basis": "actual", "Licence No": "EL-9", "Date": "2024-05-01",
+             "Partner State": "France", "Internal note": "x"}]
+    _xlsx(tmp_path / "inputs/customs/x.xlsx", rows, header=header)
+    result = intake(tmp_path)
+    rec = result.records.iloc[0]
+    assert (rec["record_id"], rec["flow"], rec["partner_state"]) == ("A1", "export", "FRA")
+    unknown = result.findings[result.findings["code"] == "unknown-column"]
+    assert unknown["field"].tolist() == ["Internal note"] and unknown["severity"].tolist() == ["info"]
+
+
+def test_real_excel_dates_and_numbers(tmp_path):
+    write_workspace(tmp_path)
+    path = tmp_path / "inputs/customs/x.xlsx"
+    _xlsx(path, [{}])
+    wb = openpyxl.load_workbook(path)
+    ws = wb.active
+    ws.cell(row=2, column=HEADER.index("date") + 1, value=dt.datetime(2024, 7, 9))
+    ws.cell(row=2, column=HEADER.index("quantity") + 1, value=12)
+    ws.cell(row=2, column=HEADER.index("value") + 1, value=1234.5)
+    wb.save(path)
+    rec = intake(tmp_path).records.iloc[0]
+    assert str(rec["date"].date()) == "2024-07-09"
+    assert int(rec["quantity"]) == 12 and float(rec["value"]) == 1234.5
+
+
+def test_hidden_sheet_is_read_and_noted(tmp_path):
+    write_workspace(tmp_path)
+    _xlsx(tmp_path / "inputs/customs/x.xlsx", [{}], hidden=True)
+    result = intake(tmp_path)
+    assert sorted(result.records["record_id"]) == ["H1", "R1"]
+    assert "sheet-hidden" in set(result.findings["code"])
+
+
+@pytest.mark.parametrize("content,code", [
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\0" * 600, "file-unreadable"),
+    (b"<html><body>not a workbook</body></html>", "file-unreadable"),
+    (b"PK\x03\x04 truncated", "file-unreadable"),
+])
+def test_broken_files_give_one_finding_and_others_are_read(tmp_path, content, code):
+    write_workspace(tmp_path, [{}])
+    (tmp_path / "inputs/customs/broken.xlsx").write_bytes(content)
+    result = intake(tmp_path)
+    file_codes = result.findings[result.findings["file"] == "inputs/customs/broken.xlsx"]
+    assert len(file_codes[file_codes["severity"] == "error"]) == 1
+    assert set(result.records["record_id"]) == {"R1"}
+
+
+def test_csv_bom_and_configured_encoding(tmp_path):
+    write_workspace(tmp_path, extra='encoding = "cp1252"')
+    text = ",".join(HEADER) + "\n" + "R1,export,actual,EL-1,2024-03-01,,Côte d'Ivoire,VIII.SA.2,5,10,EUR,Fusil,no\n"
+    (tmp_path / "inputs/customs/a.csv").write_bytes(text.encode("cp1252"))
+    (tmp_path / "inputs/customs/b.csv").write_bytes(b"\xef\xbb\xbf" + text.replace("R1", "R2").encode("utf-8"))
+    rec = intake(tmp_path).records.sort_values("record_id")
+    assert rec["partner_state"].tolist() == ["CIV", "CIV"]
+
+
+def test_csv_undecodable_line_is_an_error_naming_the_line(tmp_path):
+    write_workspace(tmp_path)
+    good = "R1,export,actual,EL-1,2024-03-01,,France,VIII.SA.2,5,10,EUR,ok,no\n"
+    bad = "R2,export,actual,EL-1,2024-03-01,,France,VIII.SA.2,5,10,EUR,caf\xe9,no\n"
+    raw = (",".join(HEADER) + "\n" + good).encode() + bad.encode("latin-1")
+    (tmp_path / "inputs/customs/a.csv").write_bytes(raw)
+    result = intake(tmp_path)
+    hit = result.findings[result.findings["code"] == "text-undecodable"]
+    assert hit["row"].tolist() == [3]
+    assert result.records.set_index("record_id").loc["R2", "valid"] == False  # noqa: E712
+    assert "\ufffd" in result.records.set_index("record_id").loc["R2", "description"]
+
+
+def test_csv_embedded_newline_keeps_line_numbers(tmp_path):
+    write_workspace(tmp_path)
+    lines = [",".join(HEADER),
+             'R1,export,actual,EL-1,2024-03-01,,France,VIII.SA.2,5,10,EUR,"two\nlines",no',
+             "R2,export,actual,EL-1,2024-03-01,,Germny,VIII.SA.2,5,10,EUR,x,no"]
+    (tmp_path / "inputs/customs/a.csv").write_text("\n".join(lines) + "\n")
+    result = intake(tmp_path)
+    assert result.records["src_row"].tolist() == [2, 4]
+    assert result.findings.loc[result.findings["code"] == "country-unknown", "row"].tolist() == [4]
+
+
+def test_csv_short_and_long_rows(tmp_path):
+    write_workspace(tmp_path)
+    lines = [",".join(HEADER),
+             "R1,export,actual,EL-1,2024-03-01,,France,VIII.SA.2,5,10,EUR,x,no,EXTRA",
+             "R2,export,actual,EL-1,2024-03-01,,France",
+             "R3,export,actual,EL-1,2024-03-01,,France,VIII.SA.2,5,10,EUR,x,no"]
+    (tmp_path / "inputs/customs/a.csv").write_text("\n".join(lines) + "\n")
+    result = intake(tmp_path)
+    codes = result.findings.set_index("row")["code"]
+    assert codes.loc[2] == "csv-extra-fields" or "csv-extra-fields" in set(codes.loc[[2]])
+    assert "csv-short-row" in set(result.findings.loc[result.findings["row"] == 3, "code"])
+    assert result.records.set_index("record_id").loc["R3", "valid"]
+
+
+def test_sheet_without_header_is_reported_not_silently_skipped(tmp_path):
+    write_workspace(tmp_path)
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    for r in range(1, 6):
+        ws.cell(row=r, column=1, value=f"foo {r}")
+        ws.cell(row=r, column=2, value=r)
+    wb.save(tmp_path / "inputs/customs/odd.xlsx")
+    result = intake(tmp_path)
+    assert "no-header-found" in set(result.findings["code"])
+
+
+def test_whitespace_and_zero_width_removed(tmp_path):
+    write_workspace(tmp_path, [{"record_id": " R1\u200b ", "partner_state": "\u00a0France "}])
+    rec = intake(tmp_path).records.iloc[0]
+    assert rec["partner_state"] == "FRA"
