@@ -17,12 +17,7 @@ import math
 from pathlib import Path
 
 import jinja2
-from openpyxl import Workbook
-from openpyxl.comments import Comment
-from openpyxl.packaging.custom import StringProperty
-from openpyxl.styles import Alignment, Font
 from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.datavalidation import DataValidation
 
 from att_report.paths import templates_dir
 from att_report.render import xlsxio
@@ -32,7 +27,7 @@ TRANSFERS_SHEET = "Transfers"
 INSTRUCTIONS_SHEET = "Instructions"
 LISTS_SHEET = "Lists"
 INSTRUCTIONS_TEMPLATE = "intake_instructions.md.j2"
-#: Data rows prepared with formats and drop-downs (rows 2 .. DATA_ROWS + 1).
+#: Data rows covered by the drop-downs and checks (rows 2 .. DATA_ROWS + 1).
 DATA_ROWS = 5000
 TEXT_FORMAT = "@"
 DATE_FORMAT = "yyyy-mm-dd"
@@ -44,8 +39,6 @@ _WIDTH_BY_KIND = {
     "int": 11, "number": 14, "currency": 10, "flag": 10, "text": 32,
 }
 _INSTRUCTIONS_WIDTH = 110
-_TITLE_FONT = Font(bold=True, size=14)
-_HEADING_FONT = Font(bold=True, size=12)
 
 
 # --- the lists behind the drop-downs ----------------------------------------
@@ -107,84 +100,106 @@ def _instruction_lines(text: str) -> list[tuple[str, str]]:
     return out
 
 
-def _write_instructions(ws, lines: list[tuple[str, str]]) -> None:
-    ws.column_dimensions["A"].width = _INSTRUCTIONS_WIDTH
-    wrap = Alignment(wrap_text=True, vertical="top")
+def _write_instructions(wb, ws, lines: list[tuple[str, str]]) -> None:
+    wrap = wb.add_format({"text_wrap": True, "valign": "top"})
+    title = wb.add_format({"text_wrap": True, "valign": "top", "bold": True, "font_size": 14})
+    heading = wb.add_format({"text_wrap": True, "valign": "top", "bold": True, "font_size": 12})
+    ws.set_column(0, 0, _INSTRUCTIONS_WIDTH)
+    ws.hide_gridlines(2)
     # Excel does not grow row heights for wrapped text on open: estimate them
     per_line = int(_INSTRUCTIONS_WIDTH * 1.1)
-    for r, (kind, text) in enumerate(lines, start=1):
-        cell = ws.cell(row=r, column=1)
+    for r, (kind, text) in enumerate(lines):
         if kind == "blank":
             continue
-        xlsxio.set_text(cell, text)
-        cell.alignment = wrap
         if kind == "title":
-            cell.font = _TITLE_FONT
-            ws.row_dimensions[r].height = 22
+            ws.set_row(r, 22)
+            fmt = title
         elif kind == "heading":
-            cell.font = _HEADING_FONT
-            ws.row_dimensions[r].height = 18
+            ws.set_row(r, 18)
+            fmt = heading
         else:
             n = max(1, math.ceil(len(text) / per_line))
             if n > 1:
-                ws.row_dimensions[r].height = 15 * n + 2
-    ws.sheet_view.showGridLines = False
+                ws.set_row(r, 15 * n + 2)
+            fmt = wrap
+        ws.write_string(r, 0, xlsxio.clean_text(text), fmt)
 
 
 # --- the Transfers sheet ----------------------------------------------------
 
-def _header_comment(col: IntakeColumn, hint: str) -> Comment:
+def _comment_text(col: IntakeColumn, hint: str) -> str:
     text = f"{col.name}: {col.meaning}.\nRequired: {col.required}."
     if hint:
         text += f"\n{hint}"
-    comment = Comment(text, "att-report")
-    comment.width = 320
-    comment.height = 40 + 16 * math.ceil(len(text) / 45)
-    return comment
+    return text
 
 
-def _validation(formula: str, title: str, message: str, error_kind: str = "list",
-                operator: str | None = None) -> DataValidation:
-    dv = DataValidation(
-        type=error_kind,
-        formula1=formula,
-        operator=operator,
-        allow_blank=True,
-        showErrorMessage=True,
-        errorStyle="warning",
-        errorTitle=title,
-        error=message,
-    )
-    return dv
-
-
-def _write_lists(ws) -> dict[str, str]:
-    """Fill the Lists sheet; return {list name: absolute range reference}."""
-    blocks = {
+def _list_blocks() -> dict[str, tuple[tuple[str, ...], list[tuple[str, ...]]]]:
+    # headers chosen so that no intake reader mistakes this sheet for data (no intake column names)
+    return {
         "category": (("ATT code", "Meaning"), _category_rows()),
         "country": (("State name",), [(name,) for name in _country_rows()]),
         "currency": (("ISO 4217 code", "Currency name"), _currency_rows()),
     }
-    refs: dict[str, str] = {}
-    col = 1
-    # headers chosen so that no intake reader mistakes this sheet for data (no intake column names)
-    widths = {"ATT code": 14, "Meaning": 60, "State name": 40, "ISO 4217 code": 14, "Currency name": 40}
+
+
+_LIST_WIDTHS = {"ATT code": 14, "Meaning": 60, "State name": 40, "ISO 4217 code": 14, "Currency name": 40}
+
+
+def _list_layout(blocks) -> dict[str, tuple[int, str]]:
+    """List name -> (first column index, absolute range of its codes on the Lists sheet)."""
+    layout = {}
+    col = 0
     for key, (headers, rows) in blocks.items():
-        for j, head in enumerate(headers):
-            cell = ws.cell(row=1, column=col + j)
-            xlsxio.set_text(cell, head)
-            cell.font = xlsxio.HEADER_FONT
-            cell.fill = xlsxio.HEADER_FILL
-            ws.column_dimensions[get_column_letter(col + j)].width = widths[head]
-        for i, values in enumerate(rows, start=2):
-            for j, value in enumerate(values):
-                xlsxio.set_text(ws.cell(row=i, column=col + j), value)
-        letter = get_column_letter(col)
+        letter = get_column_letter(col + 1)
         last = max(2, len(rows) + 1)
-        refs[key] = f"{LISTS_SHEET}!${letter}$2:${letter}${last}"
+        layout[key] = (col, f"{LISTS_SHEET}!${letter}$2:${letter}${last}")
         col += len(headers) + 1  # a blank column between blocks
-    ws.freeze_panes = "A2"
-    return refs
+    return layout
+
+
+def _write_lists(ws, blocks, layout, header_fmt) -> None:
+    height = max(len(rows) for _, rows in blocks.values())
+    for key, (headers, _rows) in blocks.items():
+        col = layout[key][0]
+        for j, head in enumerate(headers):
+            ws.set_column(col + j, col + j, _LIST_WIDTHS[head])
+            ws.write_string(0, col + j, head, header_fmt)
+    # constant-memory writing goes row by row
+    for i in range(height):
+        for key, (_headers, rows) in blocks.items():
+            if i < len(rows):
+                for j, value in enumerate(rows[i]):
+                    ws.write_string(i + 1, layout[key][0] + j, xlsxio.clean_text(value))
+    ws.freeze_panes(1, 0)
+
+
+def _validations(refs: dict[str, str]) -> dict[str, dict]:
+    """Drop-down / number checks per column kind or name; always warnings (agencies may differ)."""
+    def lst(source, title: str, message: str) -> dict:
+        return {"validate": "list", "source": source, "error_type": "warning", "ignore_blank": True,
+                "error_title": title, "error_message": message}
+
+    return {
+        "flow": lst(["export", "import"], "export or import", "Write export or import."),
+        "basis": lst(["authorized", "actual"], "authorized or actual",
+                     "Write authorized (a licence / authorization) or actual (a delivery)."),
+        "country": lst(f"={refs['country']}", "State not in the list",
+                       "This State name is not in the list. Keep it if you are sure: att-report recognises "
+                       "most spellings and ISO codes, and will tell you if it cannot."),
+        "category": lst(f"={refs['category']}", "Category code not in the list",
+                        "Use an ATT category code from the Lists sheet (e.g. VIII.SA.2). att-report will try "
+                        "to read other spellings and tell you if it cannot."),
+        "currency": lst(f"={refs['currency']}", "Currency code not in the list",
+                        "Use a three-letter ISO 4217 code such as USD or EUR."),
+        "flag": lst(["yes", "no"], "yes or no", "Write yes or no."),
+        "int": {"validate": "integer", "criteria": ">=", "value": 0, "error_type": "warning",
+                "ignore_blank": True, "error_title": "Whole number",
+                "error_message": "quantity is a whole number of items, 0 or more."},
+        "number": {"validate": "decimal", "criteria": ">=", "value": 0, "error_type": "warning",
+                   "ignore_blank": True, "error_title": "Number",
+                   "error_message": "value is a number without currency signs, 0 or more."},
+    }
 
 
 def write_intake_template(path: Path, *, agency_name: str, role: str, year: int, state_name: str) -> None:
@@ -196,71 +211,45 @@ def write_intake_template(path: Path, *, agency_name: str, role: str, year: int,
     template, module = _instructions_module(context)
     hints: dict[str, str] = dict(getattr(module, "kind_hints", {}) or {})
     lines = _instruction_lines(template.render(context))
+    blocks = _list_blocks()
+    layout = _list_layout(blocks)
+    checks = _validations({key: ref for key, (_col, ref) in layout.items()})
+    last_row = DATA_ROWS  # 0-based index of the last prepared data row
 
-    wb = Workbook()
-    ws = wb.active
-    ws.title = TRANSFERS_SHEET
-    ins = wb.create_sheet(INSTRUCTIONS_SHEET)
-    lists = wb.create_sheet(LISTS_SHEET)
-    refs = _write_lists(lists)
-    _write_instructions(ins, lines)
+    def build(wb) -> None:
+        wb.set_properties({
+            "title": f"ATT report {year}: data request to {agency_name}",
+            "subject": f"Arms Trade Treaty annual report {year}, {state_name}",
+            "author": "att-report",
+            "created": xlsxio.FIXED_TIME,
+        })
+        wb.set_custom_property(TEMPLATE_PROPERTY, f"intake;{role};{year}")
+        header_fmt = wb.add_format({"bold": True, "bg_color": "#DDE4EE", "text_wrap": True, "valign": "top",
+                                    "border": 1})
+        formats = {"id": wb.add_format({"num_format": TEXT_FORMAT}),
+                   "date": wb.add_format({"num_format": DATE_FORMAT})}
+        ws = wb.add_worksheet(TRANSFERS_SHEET)
+        ins = wb.add_worksheet(INSTRUCTIONS_SHEET)
+        lists = wb.add_worksheet(LISTS_SHEET)
 
-    last_row = DATA_ROWS + 1
-    validations = {
-        "code": None,  # per column below (flow / basis)
-        "country": (f"={refs['country']}", "State not in the list",
-                    "This State name is not in the list. Keep it if you are sure: att-report "
-                    "recognises most spellings and ISO codes, and will tell you if it cannot."),
-        "category": (f"={refs['category']}", "Category code not in the list",
-                     "Use an ATT category code from the Lists sheet (e.g. VIII.SA.2). "
-                     "att-report will try to read other spellings and tell you if it cannot."),
-        "currency": (f"={refs['currency']}", "Currency code not in the list",
-                     "Use a three-letter ISO 4217 code such as USD or EUR."),
-        "flag": ('"yes,no"', "yes or no", "Write yes or no."),
-    }
-    inline_codes = {
-        "flow": ('"export,import"', "export or import", "Write export or import."),
-        "basis": ('"authorized,actual"', "authorized or actual",
-                  "Write authorized (a licence / authorization) or actual (a delivery)."),
-    }
-    for j, col in enumerate(INTAKE_COLUMNS, start=1):
-        letter = get_column_letter(j)
-        cell = ws.cell(row=1, column=j)
-        xlsxio.set_text(cell, col.name)
-        cell.font = xlsxio.HEADER_FONT
-        cell.fill = xlsxio.HEADER_FILL
-        cell.alignment = xlsxio.WRAP_TOP
-        cell.comment = _header_comment(col, hints.get(col.kind, ""))
-        ws.column_dimensions[letter].width = max(len(col.name) + 4, _WIDTH_BY_KIND.get(col.kind, 16))
+        ws.set_row(0, 30)
+        for j, col in enumerate(INTAKE_COLUMNS):
+            width = max(len(col.name) + 4, _WIDTH_BY_KIND.get(col.kind, 16))
+            fmt = formats.get(col.kind)
+            # a column style: Excel gives it to every cell typed into the column, on any row
+            ws.set_column(j, j, width, fmt)
+            ws.write_string(0, j, col.name, header_fmt)
+            text = _comment_text(col, hints.get(col.kind, ""))
+            ws.write_comment(0, j, text, {"author": "att-report", "x_scale": 2.2,
+                                          "y_scale": 1 + math.ceil(len(text) / 90)})
+            check = checks.get(col.name) if col.kind == "code" else checks.get(col.kind)
+            if check is not None:
+                ws.data_validation(1, j, last_row, j, dict(check))
+        ws.freeze_panes(1, 0)
 
-        fmt = TEXT_FORMAT if col.kind == "id" else DATE_FORMAT if col.kind == "date" else None
-        if fmt:
-            # column style for rows beyond the prepared range, cell styles for the rows themselves
-            ws.column_dimensions[letter].number_format = fmt
-            for r in range(2, last_row + 1):
-                ws.cell(row=r, column=j).number_format = fmt
+        _write_instructions(wb, ins, lines)
+        _write_lists(lists, blocks, layout, header_fmt)
 
-        spec = inline_codes.get(col.name) if col.kind == "code" else validations.get(col.kind)
-        if col.kind == "int":
-            dv = _validation("0", "Whole number", "quantity is a whole number of items, 0 or more.",
-                             "whole", "greaterThanOrEqual")
-        elif col.kind == "number":
-            dv = _validation("0", "Number", "value is a number without currency signs, 0 or more.",
-                             "decimal", "greaterThanOrEqual")
-        elif spec:
-            dv = _validation(*spec)
-        else:
-            dv = None
-        if dv is not None:
-            dv.add(f"{letter}2:{letter}{last_row}")
-            ws.add_data_validation(dv)
-
-    ws.freeze_panes = "A2"
-    ws.row_dimensions[1].height = 30
-
-    wb.properties.title = f"ATT report {year}: data request to {agency_name}"
-    wb.properties.subject = f"Arms Trade Treaty annual report {year}, {state_name}"
-    wb.custom_doc_props.append(StringProperty(name=TEMPLATE_PROPERTY, value=f"intake;{role};{year}"))
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    xlsxio.save_workbook(wb, path)
+    xlsxio.save_xlsxwriter(build, path)
