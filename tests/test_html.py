@@ -1,0 +1,67 @@
+"""The HTML summary: content, charts, offline, escaping, determinism, extension point."""
+
+from __future__ import annotations
+
+import re
+
+import pandas as pd
+
+from att_report.compile import compile_report
+from att_report.records import make_records
+from att_report.render.html import ExtraSection, build_view, write_summary
+from test_compile_fixtures import make_config, rec, sample_records
+
+
+def render(tmp_path, records=None, extra=(), name="summary_2024.html", **cfg):
+    cfg.setdefault("report", {"currency": "USD"})
+    result = compile_report(sample_records() if records is None else records, make_config(**cfg))
+    accounting = pd.DataFrame({"file": ["inputs/customs/decl.xlsx"], "rows_read": [11], "reported": [6],
+                               "withheld": [1]})
+    path = tmp_path / name
+    write_summary(path, result.model, result.findings, accounting, extra_sections=extra)
+    return path.read_text(encoding="utf-8"), result
+
+
+def test_totals_findings_accounting_and_charts(tmp_path):
+    html, result = render(tmp_path)
+    assert html.count("<svg") >= 2
+    assert "VIII.SA.2 Rifles and carbines" in html and "Germany" in html
+    assert "currency-no-rate" in html  # EUR without a rate in this config
+    assert "Row accounting" in html and "inputs/customs/decl.xlsx" in html
+    assert "DRAFT" in html  # an error finding makes the build a draft
+    view = build_view(result.model, result.findings, pd.DataFrame())
+    exports = view.tables[0].sections[0]
+    rifles = next(r for r in exports.by_category if r.label.startswith("VIII.SA.2"))
+    assert rifles.number == "17" and rifles.lines == "2"
+    assert dict(view.findings_by_severity)["error"] == "1"
+
+
+def test_offline_no_script_font_or_url(tmp_path):
+    html, _ = render(tmp_path)
+    assert "<script" not in html.lower()
+    assert not re.search(r"(https?:)?//[a-z0-9]", html, re.I)
+    assert "@import" not in html and "url(" not in html
+
+
+def test_agency_text_is_escaped(tmp_path):
+    records = make_records([rec(record_id="1", partner_state="DEU", category="<b>X</b>", quantity=1)])
+    html, _ = render(tmp_path, records=records)
+    assert "<b>X</b>" not in html and "&lt;b&gt;X&lt;/b&gt;" in html
+
+
+def test_deterministic(tmp_path):
+    a, _ = render(tmp_path, name="a.html")
+    b, _ = render(tmp_path, name="b.html")
+    assert a == b
+
+
+def test_extension_sections_appear(tmp_path):
+    html, _ = render(tmp_path, extra=[ExtraSection("Year-on-year comparison", "<table><tr><td>x</td></tr></table>")])
+    assert "<h2>Year-on-year comparison</h2>" in html and "<table><tr><td>x</td></tr></table>" in html
+    assert html.index("Row accounting") < html.index("Year-on-year comparison")
+
+
+def test_nil_tables_render(tmp_path):
+    records = make_records([rec(record_id="1", date="2020-01-01", partner_state="DEU", category="I", quantity=1)])
+    html, _ = render(tmp_path, records=records)
+    assert "Nil report" in html and "<svg" not in html
