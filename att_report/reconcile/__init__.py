@@ -118,7 +118,8 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
 
     # default exclusions (own forces, out of scope): unless accepted or overridden
     excl = found[found["code"].isin(EXCLUDING_CODES)]
-    excl = excl[~excl["finding_id"].map(lambda f: f in by_id and by_id[f].decision != "exclude")]
+    kept = [f for f, d in by_id.items() if d.decision != "exclude"]  # accepted or overridden
+    excl = excl[~excl["finding_id"].isin(kept)]
     ex_t = targets.merge(excl[["finding_id"]], on="finding_id")
     ex_t = ex_t[(out["disposition"].to_numpy()[pos.loc[ex_t["row_uid"]].to_numpy()] == "")]
     ex_t = ex_t.drop_duplicates("row_uid", keep="first")
@@ -128,7 +129,8 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
 
     applied: list[dict] = []
     problems: list[Finding] = []
-    target_map = targets.groupby("finding_id")["row_uid"].agg(list).to_dict() if not targets.empty else {}
+    decided = targets[targets["finding_id"].isin(list(by_id))]
+    target_map = {fid: list(uids) for fid, uids in decided.groupby("finding_id")["row_uid"]}
     known = set(every["finding_id"])
     for fid in sorted(by_id):  # per decision, not per record
         d = by_id[fid]

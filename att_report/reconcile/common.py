@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from att_report import findings as fnd
@@ -40,15 +41,38 @@ def provenance_order(frame: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def group_join(frame: pd.DataFrame, by: str | list[str], col: str, *, unique: bool = False,
+               sort: bool = False) -> pd.Series:
+    """Per group of `by`, the texts of `col` joined by ';' (index = the group keys, sorted).
+
+    Values keep the frame's order (records come in provenance order) unless
+    `sort`; `unique` drops repeats. Vectorised except for the final join per
+    group: groupby(...).agg(";".join) on string arrays is ~50x slower.
+    """
+    by = [by] if isinstance(by, str) else list(by)
+    sub = frame[[*by, col]].dropna(subset=[col])
+    if unique:
+        sub = sub.drop_duplicates()
+    if sort:
+        sub = sub.sort_values([*by, col], kind="mergesort")
+    if sub.empty:
+        index = pd.MultiIndex.from_tuples([], names=by) if len(by) > 1 else pd.Index([], name=by[0])
+        return pd.Series([], index=index, dtype=object, name=col)
+    gb = sub.groupby(by, sort=True)
+    codes = gb.ngroup().to_numpy()
+    keys = gb.size().index
+    values = sub[col].astype(object).to_numpy()
+    order = np.argsort(codes, kind="stable")
+    g, v = codes[order], values[order]
+    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+    ends = np.r_[starts[1:], len(g)]
+    out = [";".join(v[a:b]) for a, b in zip(starts.tolist(), ends.tolist())]
+    return pd.Series(out, index=keys[g[starts]], dtype=object, name=col)
+
+
 def join_sorted(frame: pd.DataFrame, by: str | list[str], col: str) -> pd.Series:
     """Per group, the sorted unique texts of `col` joined by ';' (index = group keys)."""
-    return (
-        frame[[*([by] if isinstance(by, str) else by), col]]
-        .drop_duplicates()
-        .sort_values([*([by] if isinstance(by, str) else by), col], kind="mergesort")
-        .groupby(by, sort=False)[col]
-        .agg(";".join)
-    )
+    return group_join(frame, by, col, unique=True, sort=True)
 
 
 def emit_on(rows: pd.DataFrame, code: str, message, *, field: str = "", value="",

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from att_report.reconcile.common import location, record_key
+from att_report.reconcile.common import group_join, location, record_key
 
 #: The fields that must be identical for an automatic merge (issue 3).
 EXACT_KEY = ("flow", "basis", "licence_key", "partner_state", "category", "quantity", "date")
@@ -23,19 +23,13 @@ COALESCE = ("value", "currency", "hs_code", "origin_state", "intermediate_states
             "description", "end_user", "comments", "valid_until")
 
 
-def _key_frame(rows: pd.DataFrame) -> pd.DataFrame:
-    key = pd.DataFrame(index=rows.index)
-    for name in EXACT_KEY:
-        col = rows[name]
-        if name == "date":
-            col = col.dt.strftime("%Y-%m-%d")
-        key[name] = col.astype("string").fillna("\x00")
-    # a value-only record (no number of items) must match on value instead
+def _group_ids(rows: pd.DataFrame) -> pd.Series:
+    """Rows with identical EXACT_KEY share an id (missing values equal each other)."""
+    key = rows[list(EXACT_KEY)]
+    # a value-only record (no number of items) must match on value and currency instead
     no_qty = rows["quantity"].isna()
-    key["quantity"] = key["quantity"].where(
-        ~no_qty, "v:" + rows["value"].astype("string").fillna("\x00") + rows["currency"].astype("string").fillna("")
-    )
-    return key
+    key = key.assign(_value=rows["value"].where(no_qty), _currency=rows["currency"].where(no_qty))
+    return key.groupby(list(key.columns), sort=False, dropna=False).ngroup()
 
 
 def exact_duplicates(rows: pd.DataFrame) -> pd.DataFrame:
@@ -47,11 +41,12 @@ def exact_duplicates(rows: pd.DataFrame) -> pd.DataFrame:
     in provenance order.
     """
     cols = ["row_uid", "survivor_uid", "merged_loc", "survivor_loc", "merged_key", "survivor_key"]
+    rows = rows[["row_uid", "src_agency", "src_file", "src_sheet", "src_row", "record_id", *EXACT_KEY,
+                 "value", "currency"]]
     usable = rows[rows["date"].notna() & (rows["quantity"].notna() | rows["value"].notna())]
     if usable.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
-    key = _key_frame(usable)
-    gid = key.groupby(list(EXACT_KEY), sort=False, dropna=False).ngroup()
+    gid = _group_ids(usable)
     frame = pd.DataFrame({
         "gid": gid.to_numpy(),
         "agency": usable["src_agency"].to_numpy(),
@@ -106,7 +101,7 @@ def apply_merges(records: pd.DataFrame, merges: pd.DataFrame) -> pd.DataFrame:
     out.iloc[m_pos, out.columns.get_loc("disposition")] = "merged"
     out.iloc[m_pos, out.columns.get_loc("disposition_ref")] = merges["survivor_loc"].to_numpy()
 
-    also = merges.sort_values(["survivor_uid", "merged_loc"]).groupby("survivor_uid")["merged_loc"].agg(";".join)
+    also = group_join(merges, "survivor_uid", "merged_loc")
     s_pos = pos.loc[also.index].to_numpy()
     out.iloc[s_pos, out.columns.get_loc("also_from")] = also.to_numpy()
 

@@ -18,9 +18,12 @@ import pandas as pd
 from att_report import findings as fnd
 from att_report.findings import Severity
 from att_report.reconcile import link as lk
-from att_report.reconcile.common import emit_on, fmt_date, fmt_int, location, record_key, text
+from att_report.reconcile.common import emit_on, group_join, fmt_date, fmt_int, location, record_key, text
 from att_report.reconcile.duplicates import exact_duplicates
 from att_report.rules import RuleContext, rule
+
+#: Provenance columns a finding needs (rules narrow frames to what they use: every filter copies each column)
+PROV = ("row_uid", "src_agency", "src_file", "src_sheet", "src_row", "record_id")
 
 #: Findings of these codes exclude their record unless the NPC decides otherwise.
 EXCLUDING_CODES = ("own-forces", "out-of-scope")
@@ -106,9 +109,9 @@ def rule_shipment_licence_other_flow(records: pd.DataFrame, ctx: RuleContext) ->
 
 def _exceeded(records: pd.DataFrame, ctx: RuleContext, measure: str, code: str) -> pd.DataFrame:
     links = get_links(records, ctx)
-    s = links.shipments[links.shipments["bucket"].notna()]
+    s = links.shipments[links.shipments["bucket"] != lk.NO_BUCKET]
     lines = links.lines
-    keys = ["flow", "licence_key", "bucket"]
+    keys = ["_lid", "bucket"]
     if s.empty or lines.empty:
         return fnd.empty_frame()
     lic = lines.groupby(keys, sort=False).agg(
@@ -128,15 +131,17 @@ def _exceeded(records: pd.DataFrame, ctx: RuleContext, measure: str, code: str) 
     both = both[over.fillna(False)]
     if both.empty:
         return fnd.empty_frame()
-    involved = s.merge(both.reset_index()[keys], on=keys, how="inner")
-    related = (involved.sort_values(["loc"]).groupby(keys, sort=False)["loc"].agg(";".join))
+    involved = s[[*keys, "src_agency", "src_file", "src_row"]].merge(both.reset_index()[keys], on=keys, how="inner")
+    involved["loc"] = location(involved)
+    related = group_join(involved, keys, "loc")
     counts = involved.groupby(keys, sort=False).size()
     both = both.join(related.rename("related")).join(counts.rename("n_ship"))
     rows = links.lines.set_index("row_uid").loc[both["lic_uid"]].reset_index()
     rows.index = both.index
     lic_no = text(rows["licence_no"])
-    bucket = pd.Series(both.index.get_level_values("bucket"), index=both.index).astype("string")
-    where = (" for " + bucket).where(bucket != "*", "")
+    whole = pd.Series(both.index.get_level_values("bucket") == -2, index=both.index)
+    bucket = text(rows["category"]).where(~whole, "*")
+    where = (" for " + bucket).where(~whole, "")
     amount = fmt_int(both["shipped"]) if measure == "quantity" else both["shipped"].round(2).astype("string")
     allowed = fmt_int(both["allowed"]) if measure == "quantity" else both["allowed"].round(2).astype("string")
     unit = " items" if measure == "quantity" else (" " + text(both["lic_cur"]))
@@ -186,7 +191,7 @@ def rule_partner_mismatch(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFra
            + "' names " + text(hit["partners"]) + ". Check with both agencies which is right; "
            "override partner_state if the shipment record is wrong.")
     return emit_on(hit, "partner-mismatch", msg, field="partner_state", value=text(hit["partner_state"]),
-                   related=hit["lic_loc"], identity=hit["key"] + "|" + hit["lic_key"])
+                   related=hit["lic_loc"], identity=record_key(hit) + "|" + hit["lic_key"])
 
 
 @rule("category-mismatch", Severity.WARNING, "reconcile")
@@ -202,7 +207,7 @@ def rule_category_mismatch(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFr
     msg = ("The shipment is in category " + text(hit["category"]) + " but licence '" + text(hit["licence_no"])
            + "' covers " + text(hit["categories"]) + ". Check the classification with both agencies.")
     return emit_on(hit, "category-mismatch", msg, field="category", value=text(hit["category"]),
-                   related=hit["lic_loc"], identity=hit["key"] + "|" + hit["lic_key"])
+                   related=hit["lic_loc"], identity=record_key(hit) + "|" + hit["lic_key"])
 
 
 @rule("shipment-before-licence", Severity.ERROR, "reconcile")
@@ -217,7 +222,7 @@ def rule_shipment_before_licence(records: pd.DataFrame, ctx: RuleContext) -> pd.
     msg = ("Shipped on " + fmt_date(hit["date"]) + ", before licence '" + text(hit["licence_no"])
            + "' was issued on " + fmt_date(hit["issue"]) + ". Check both dates (a day/month swap?).")
     return emit_on(hit, "shipment-before-licence", msg, field="date", value=fmt_date(hit["date"]),
-                   related=hit["lic_loc"], identity=hit["key"] + "|" + hit["lic_key"])
+                   related=hit["lic_loc"], identity=record_key(hit) + "|" + hit["lic_key"])
 
 
 @rule("shipment-after-expiry", Severity.ERROR, "reconcile")
@@ -232,7 +237,7 @@ def rule_shipment_after_expiry(records: pd.DataFrame, ctx: RuleContext) -> pd.Da
     msg = ("Shipped on " + fmt_date(hit["date"]) + ", after licence '" + text(hit["licence_no"])
            + "' expired on " + fmt_date(hit["expiry"]) + ". Check for a licence extension or a wrong date.")
     return emit_on(hit, "shipment-after-expiry", msg, field="date", value=fmt_date(hit["date"]),
-                   related=hit["lic_loc"], identity=hit["key"] + "|" + hit["lic_key"])
+                   related=hit["lic_loc"], identity=record_key(hit) + "|" + hit["lic_key"])
 
 
 @rule("licence-unused", Severity.INFO, "reconcile")
@@ -251,16 +256,17 @@ def rule_licence_unused(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
     in_year = s[s["status"] == lk.LINKED]
     if year is not None:
         in_year = in_year[(in_year["date"].dt.year == year).fillna(False)]
-    used = in_year[["flow", "licence_key"]].drop_duplicates().assign(_used=True)
-    lic = lic.merge(used, on=["flow", "licence_key"], how="left")
+    used = in_year[["_lid"]].drop_duplicates().assign(_used=True)
+    lic = lic.merge(used, on="_lid", how="left")
     lic = lic[lic["_used"].isna()]
     if lic.empty:
         return fnd.empty_frame()
     rows = links.lines.set_index("row_uid").loc[lic["lic_uid"]].reset_index()
-    others = links.lines.merge(lic[["flow", "licence_key", "lic_uid"]], on=["flow", "licence_key"])
+    others = links.lines.merge(lic[["_lid", "lic_uid"]], on="_lid")
     others = others[others["row_uid"] != others["lic_uid"]]
-    related = others.assign(loc=location(others)).sort_values("loc").groupby("lic_uid")["loc"].agg(";".join)
-    rel = pd.Series(rows["row_uid"].map(related).fillna("").to_numpy(), index=rows.index)
+    related = group_join(others.assign(loc=location(others)), "lic_uid", "loc")
+    rel = rows["row_uid"].map(related).astype(object)
+    rel = pd.Series(rel.where(rel.notna(), "").to_numpy(), index=rows.index)
     yr = f" in {year}" if year is not None else ""
     msg = ("Licence '" + text(rows["licence_no"]) + "' has no shipment" + yr
            + " in the customs or defence files. Normal for a licence not (yet) used; "
@@ -280,7 +286,7 @@ def rule_licence_expired_before_year(records: pd.DataFrame, ctx: RuleContext) ->
     year = _year(ctx)
     if year is None:
         return fnd.empty_frame()
-    aut = records[(records["basis"] == "authorized").fillna(False)]
+    aut = records.loc[(records["basis"] == "authorized").fillna(False), [*PROV, "licence_no", "valid_until"]]
     hit = aut[(aut["valid_until"] < pd.Timestamp(year, 1, 1)).fillna(False)]
     msg = ("Licence '" + text(hit["licence_no"]) + "' expired on " + fmt_date(hit["valid_until"])
            + f", before {year} began. Check the expiry date, or whether this file is an old register.")
@@ -301,7 +307,7 @@ def rule_withheld_inconsistent(records: pd.DataFrame, ctx: RuleContext) -> pd.Da
     msg = ("Licence '" + text(hit["licence_no"]) + "' is marked withheld (Art. 13(3)) but this shipment "
            "is not, so it would be published. Mark the shipment withheld (override withheld=yes) or accept.")
     return emit_on(hit, "withheld-inconsistent", msg, field="withheld", value="no",
-                   related=hit["lic_loc"], identity=hit["key"] + "|" + hit["lic_key"])
+                   related=hit["lic_loc"], identity=record_key(hit) + "|" + hit["lic_key"])
 
 
 # --- duplicates -----------------------------------------------------------------
@@ -317,9 +323,12 @@ def rule_duplicate_merged(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFra
     merges = get_merges(records, ctx)
     if merges.empty:
         return fnd.empty_frame()
-    groups = merges.sort_values("merged_loc").groupby("survivor_uid", sort=True).agg(
-        related=("merged_loc", ";".join), keys=("merged_key", ";".join), n=("row_uid", "size"),
-        survivor_key=("survivor_key", "first"))
+    records = records[list(PROV)]
+    groups = pd.DataFrame({
+        "related": group_join(merges, "survivor_uid", "merged_loc"),
+        "keys": group_join(merges, "survivor_uid", "merged_key"),
+        "survivor_key": merges.groupby("survivor_uid", sort=True)["survivor_key"].first(),
+    })
     by_uid = records.set_index("row_uid")
     present = groups.index.isin(by_uid.index)
     groups = groups[present]
@@ -346,7 +355,7 @@ def rule_near_duplicate(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
     days = getattr(cfg, "near_duplicate_days", 14)
     tol = getattr(cfg, "near_duplicate_tolerance", 0.10)
     key = ["flow", "basis", "licence_key", "partner_state", "category"]
-    r = records.dropna(subset=key + ["date"])
+    r = records[[*key, *PROV, "date", "quantity", "value"]].dropna(subset=key + ["date"])
     r = r[r["quantity"].notna() | r["value"].notna()]
     if r.empty:
         return fnd.empty_frame()
@@ -367,7 +376,7 @@ def rule_near_duplicate(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
     pairs = pairs[close & amount_close]
     if pairs.empty:
         return fnd.empty_frame()
-    by_uid = records.set_index("row_uid")
+    by_uid = r[[*PROV, "date", "quantity"]].set_index("row_uid")
     # the finding sits on the second agency's record: excluding it drops the duplicate
     rows = by_uid.loc[pairs["row_uid_b"]].reset_index()
     other = by_uid.loc[pairs["row_uid_a"]].reset_index()
@@ -388,7 +397,8 @@ def rule_duplicate_record_id(records: pd.DataFrame, ctx: RuleContext) -> pd.Data
     double counting (the same file sent twice, or a monthly and a cumulative
     file). One finding per repeated id, on its first row.
     """
-    r = records[records["record_id"].notna() & (text(records["record_id"]).str.strip() != "")]
+    r = records[list(PROV)]
+    r = r[r["record_id"].notna() & (text(r["record_id"]).str.strip() != "")]
     dup = r[r.duplicated(["src_agency", "record_id"], keep=False)]
     if dup.empty:
         return fnd.empty_frame()
@@ -396,7 +406,7 @@ def rule_duplicate_record_id(records: pd.DataFrame, ctx: RuleContext) -> pd.Data
     dup = dup.assign(_loc=location(dup))
     first = dup.drop_duplicates(["src_agency", "record_id"], keep="first")
     rest = dup[~dup.index.isin(first.index)]
-    related = rest.groupby(["src_agency", "record_id"], sort=False)["_loc"].agg(";".join)
+    related = group_join(rest, ["src_agency", "record_id"], "_loc")
     rel = pd.Series(
         related.reindex(pd.MultiIndex.from_frame(first[["src_agency", "record_id"]])).to_numpy(),
         index=first.index,
@@ -421,7 +431,7 @@ def rule_own_forces(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     state = getattr(ctx.config, "state", None)
     if not state:
         return fnd.empty_frame()
-    hit = records[(records["partner_state"] == state).fillna(False)]
+    hit = records.loc[(records["partner_state"] == state).fillna(False), [*PROV, "partner_state"]]
     msg = (f"The partner State is {state}, the reporting State itself: likely equipment of its own forces "
            "(ATT Art. 2(3), out of scope). Excluded from the report; accept to report it, or override "
            "partner_state if the partner is wrong.")
@@ -448,7 +458,7 @@ def rule_out_of_scope(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     (Art. 3) and parts and components (Art. 4) are not reported
     (ATT_REPORTING.md sections 1 and 6). Excluded unless the NPC decides otherwise.
     """
-    r = records[records["hs_code"].notna()]
+    r = records.loc[records["hs_code"].notna(), [*PROV, "hs_code"]]
     if r.empty:
         return fnd.empty_frame()
     facts = _hs_facts(r["hs_code"])
@@ -463,12 +473,14 @@ def rule_out_of_scope(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
 def _in_candidates(category: pd.Series, candidates: pd.Series) -> pd.Series:
     """Per row: is the category one of the ';'-separated candidates (or under one of them)?"""
     pairs = pd.DataFrame({"category": category.astype("string"), "candidates": candidates.astype("string")})
-    uniq = pairs.drop_duplicates()
-    ok = {}
-    for cat, cands in uniq.itertuples(index=False):  # per unique pair, not per row
-        parts = [c.strip() for c in str(cands).split(";") if c.strip()]
-        ok[(cat, cands)] = any(cat == c or str(cat).startswith(c + ".") for c in parts)
-    return pd.Series([ok[k] for k in zip(pairs["category"], pairs["candidates"])], index=category.index)
+    uniq = pairs.drop_duplicates().reset_index(drop=True)
+    ok = [  # per unique (category, candidates) pair, not per row
+        any(cat == c or str(cat).startswith(c + ".") for c in str(cands).split(";") if c)
+        for cat, cands in uniq.itertuples(index=False)
+    ]
+    uniq["_ok"] = ok
+    hit = pairs.merge(uniq, on=["category", "candidates"], how="left")["_ok"]
+    return pd.Series(hit.fillna(False).astype(bool).to_numpy(), index=category.index)
 
 
 @rule("hs-category-mismatch", Severity.WARNING, "reconcile")
@@ -479,7 +491,7 @@ def rule_hs_category_mismatch(records: pd.DataFrame, ctx: RuleContext) -> pd.Dat
     crosswalk gives hints only, never the category). Check the category or the
     HS code with the agency.
     """
-    r = records[records["hs_code"].notna() & records["category"].notna()]
+    r = records.loc[records["hs_code"].notna() & records["category"].notna(), [*PROV, "hs_code", "category"]]
     if r.empty:
         return fnd.empty_frame()
     facts = _hs_facts(r["hs_code"])
@@ -508,7 +520,7 @@ def rule_quantity_outlier(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFra
     if not limits:
         return fnd.empty_frame()
     limit = records["category"].map(limits).astype("Float64")
-    hit = records[(records["quantity"].astype("Float64") > limit).fillna(False)]
+    hit = records.loc[(records["quantity"].astype("Float64") > limit).fillna(False), [*PROV, "category", "quantity"]]
     lim = fmt_int(limit.loc[hit.index])
     msg = (fmt_int(hit["quantity"]) + " items of category " + text(hit["category"]) + " in one line is more than "
            + lim + ", implausible for this category. Check whether a value, a weight or a customs "
