@@ -197,3 +197,15 @@ def test_no_real_people_or_companies():
     assert "fictional" in toml.lower() and "@example.org" in toml
     readme = (SAMPLE / "README.md").read_text(encoding="utf-8")
     assert "fictional" in readme.lower()
+
+
+def test_readme_lists_every_planted_problem_at_its_row():
+    readme = (SAMPLE / "README.md").read_text(encoding="utf-8")
+    short = {CUSTOMS_XLSX: "customs Q1-Q3", CUSTOMS_CSV: "customs Q4 csv", DEFENCE: "defence", LICENSING: "licensing"}
+    table = [line for line in readme.splitlines() if line.startswith("| ")]
+    for p in _read_csv(SAMPLE / "planted_problems.csv"):
+        where = short[p["file"]]
+        row = p["row"]
+        assert any(where + " : " in line and (f" : {row} " in line or f" : {row}," in line or f" {row} and" in line
+                                              or f"and {row}" in line or f"({where} : {row})" in line)
+                   for line in table), (p["planted"], where, row)
