@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -184,3 +187,20 @@ def test_each_formula_prefix_is_text(tmp_path, bad):
     ws = openpyxl.load_workbook(path)["Exports"]
     cells = [c for row in ws.iter_rows() for c in row if c.value == bad]
     assert len(cells) == 2 and all(c.data_type == "s" for c in cells)
+
+
+@pytest.mark.skipif(shutil.which("soffice") is None, reason="LibreOffice not installed")
+def test_opens_cleanly_in_libreoffice_and_prints(tmp_path):
+    """Convert to PDF headless: the workbook opens and prints as a form (cover + tables)."""
+    path, _ = build(tmp_path, exports={"basis": "both"})
+    env = {**os.environ, "HOME": str(tmp_path)}  # a private LibreOffice profile
+    subprocess.run(["soffice", "--headless", "--convert-to", "pdf", "--outdir", str(tmp_path), str(path)],
+                   check=True, capture_output=True, timeout=240, env=env)
+    pdf = tmp_path / "r.pdf"
+    assert pdf.is_file() and pdf.read_bytes().startswith(b"%PDF")
+    if shutil.which("pdftotext"):
+        text = subprocess.run(["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True,
+                              check=True).stdout
+        assert "Exports of conventional arms covered under Article 2(1)" in text
+        assert "Final importing State" in text and "Exporting State" in text
+        assert "VIII.SA.2 Rifles and carbines" in text and "Germany" in text

@@ -25,10 +25,13 @@ from att_report.render import xlsxio
 #: Above this many Sources rows the provenance goes to a csv beside the workbook.
 SOURCES_MAX_ROWS = 100_000
 
-TITLE_FONT = Font(bold=True, size=14)
-SUBTITLE_FONT = Font(bold=True, size=11)
-DRAFT_FONT = Font(bold=True, size=14, color="C00000")
-NIL_FONT = Font(bold=True, size=12)
+FONT = "Calibri"  # the workbook default; named so bold text does not fall back to a serif font
+TITLE_FONT = Font(name=FONT, bold=True, size=14)
+SUBTITLE_FONT = Font(name=FONT, bold=True, size=11)
+HEADER_FONT = Font(name=FONT, bold=True, size=11)
+DRAFT_FONT = Font(name=FONT, bold=True, size=14, color="C00000")
+NIL_FONT = Font(name=FONT, bold=True, size=12)
+LINK_FONT = Font(name=FONT, color="0563C1", underline="single")
 SECTION_FILL = PatternFill("solid", fgColor="C9D6E8")
 BAND_FILL = PatternFill("solid", fgColor="F3F6FA")
 TO_FILL = PatternFill("solid", fgColor="FFF2CC")
@@ -96,6 +99,26 @@ def _page_setup(ws, *, print_title_row: int | None = None) -> None:
         ws.print_title_rows = f"{print_title_row}:{print_title_row}"
 
 
+LINE_HEIGHT = 15.0  # points per text line at the default 11 pt font
+
+
+def _lines_needed(text: str, width: float) -> int:
+    """Lines a wrapped text takes in a column `width` characters wide (estimate)."""
+    per_line = max(1, int(width * 1.2))
+    return sum(max(1, -(-len(part) // per_line)) for part in str(text).split("\n"))
+
+
+def _fit_row(ws, row: int, widths: dict[int, float]) -> None:
+    """Give a row the height its wrapped text needs (LibreOffice keeps the stored height)."""
+    need = 1
+    for col, width in widths.items():
+        value = ws.cell(row=row, column=col).value
+        if isinstance(value, str) and value:
+            need = max(need, _lines_needed(value, width))
+    if need > 1:
+        ws.row_dimensions[row].height = LINE_HEIGHT * need
+
+
 def _text(ws, row: int, col: int, value: object, *, font=None, fill=None, align=WRAP, border=None):
     cell = ws.cell(row=row, column=col)
     xlsxio.set_text(cell, "" if value is None or value is pd.NA else value)
@@ -108,6 +131,15 @@ def _text(ws, row: int, col: int, value: object, *, font=None, fill=None, align=
     if border:
         cell.border = border
     return cell
+
+
+def _banner(ws, row: int, value: str, ncols: int, total_width: float, *, font=None, fill=None) -> None:
+    """A title-block line across the table's width (merged, wrapped, height fitted)."""
+    _text(ws, row, 1, value, font=font, fill=fill, align=Alignment(wrap_text=True, vertical="top"))
+    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=ncols)
+    lines = _lines_needed(value, total_width * 0.9)
+    size = font.size if font is not None and font.size else 11
+    ws.row_dimensions[row].height = max(LINE_HEIGHT, size * 1.4) * lines
 
 
 def _write_cover(wb: Workbook, model: ReportModel) -> None:
@@ -134,7 +166,8 @@ def _write_cover(wb: Workbook, model: ReportModel) -> None:
         if field.key == "submission_date" and not value:
             cell.fill = TO_FILL  # left for the NPC to fill in
         if field.key == "status" and model.cover.draft:
-            cell.font = Font(bold=True, color="C00000")
+            cell.font = Font(name=FONT, bold=True, color="C00000")
+        _fit_row(ws, row, {1: 48, 2: 70})
         row += 1
     _page_setup(ws)
     ws.page_setup.orientation = "portrait"
@@ -151,29 +184,28 @@ def _write_table(wb: Workbook, model: ReportModel, table: TableModel) -> None:
     c = model.cover
     ws = wb.create_sheet(tpl.sheets[table.key])
     ncols = len(tpl.columns)
+    widths = {i: col.width for i, col in enumerate(tpl.columns, start=1)}
     for i, col in enumerate(tpl.columns, start=1):
         ws.column_dimensions[get_column_letter(i)].width = col.width
+    total = sum(widths.values())
+
+    def banner(value: str, font=None, fill=None) -> None:
+        nonlocal row
+        _banner(ws, row, value, ncols, total, font=font, fill=fill)
+        row += 1
+
     row = 1
-    _text(ws, row, 1, text.title, font=TITLE_FONT, align=Alignment(vertical="top"))
-    row += 1
-    _text(ws, row, 1, f"{c.state_name} ({c.state}) - calendar year {c.year} - {tpl.title}",
-          align=Alignment(vertical="top"))
-    row += 1
+    banner(text.title, TITLE_FONT)
+    banner(f"{c.state_name} ({c.state}) - calendar year {c.year} - {tpl.title}")
     if table.measure != "number":
         note = tpl.texts["value_note"].format(currency=model.currency) if model.currency else tpl.texts["no_value_note"]
-        note = " ".join([note, *c.currency_notes])
-        _text(ws, row, 1, note, align=Alignment(vertical="top"))
-        row += 1
+        banner(" ".join([note, *c.currency_notes]))
     if c.draft:
-        _text(ws, row, 1, tpl.texts["draft"], font=DRAFT_FONT, align=Alignment(vertical="top"))
-        row += 1
+        banner(tpl.texts["draft"], DRAFT_FONT)
     if table.nil:
-        _text(ws, row, 1, text.nil_text.format(state=c.state_name, year=c.year), font=NIL_FONT,
-              align=Alignment(vertical="top"))
-        row += 1
+        banner(text.nil_text.format(state=c.state_name, year=c.year), NIL_FONT)
     if len(table.sections) > 1:
-        _text(ws, row, 1, tpl.basis_text["both_note"], font=SUBTITLE_FONT, align=Alignment(vertical="top"))
-        row += 1
+        banner(tpl.basis_text["both_note"], SUBTITLE_FONT)
     headers = tpl.headers(table.key)
     display = tpl.category_display
     first_header = None
@@ -182,15 +214,13 @@ def _write_table(wb: Workbook, model: ReportModel, table: TableModel) -> None:
         title = _section_title(model, table, section.basis)
         if section.lines.empty and not table.nil:
             title += " - " + text.empty_section_text.format(year=c.year)
-        _text(ws, row, 1, title, font=SUBTITLE_FONT, fill=SECTION_FILL, align=Alignment(vertical="top"))
-        for col in range(2, ncols + 1):
-            ws.cell(row=row, column=col).fill = SECTION_FILL
-        row += 1
+        banner(title, SUBTITLE_FONT, SECTION_FILL)
         for col, header in enumerate(headers, start=1):
-            _text(ws, row, col, header, font=xlsxio.HEADER_FONT, fill=xlsxio.HEADER_FILL, border=BOX)
+            _text(ws, row, col, header, font=HEADER_FONT, fill=xlsxio.HEADER_FILL, border=BOX)
+        _fit_row(ws, row, widths)
         first_header = first_header or row
         row += 1
-        row = _write_lines(ws, row, section.lines, display, [cat.code for cat in tpl.categories])
+        row = _write_lines(ws, row, section.lines, display, [cat.code for cat in tpl.categories], widths)
     if first_header:
         ws.freeze_panes = ws.cell(row=first_header + 1, column=1)
         _page_setup(ws, print_title_row=first_header)
@@ -213,7 +243,8 @@ def _intermediate_names(codes: pd.Series) -> pd.Series:
     return text.map(mapping)
 
 
-def _write_lines(ws, row: int, lines: pd.DataFrame, display: dict[str, str], order: list[str]) -> int:
+def _write_lines(ws, row: int, lines: pd.DataFrame, display: dict[str, str], order: list[str],
+                 widths: dict[int, float]) -> int:
     """Lines grouped by category in template order; empty categories shown empty."""
     frame = lines.assign(
         pname=_names(lines["partner"]), oname=_names(lines["origin"]),
@@ -234,6 +265,7 @@ def _write_lines(ws, row: int, lines: pd.DataFrame, display: dict[str, str], ord
                 cell.border = BOX
                 if fill:
                     cell.fill = fill
+            _fit_row(ws, row, widths)
             row += 1
             continue
         for rec in part.itertuples(index=False):
@@ -253,6 +285,7 @@ def _write_lines(ws, row: int, lines: pd.DataFrame, display: dict[str, str], ord
                     cell.fill = fill
             _text(ws, row, 7, rec.description, fill=fill, border=BOX)
             _text(ws, row, 8, rec.comments, fill=fill, border=BOX)
+            _fit_row(ws, row, widths)
             row += 1
     return row
 
@@ -296,11 +329,13 @@ def _write_sources(wb: Workbook, model: ReportModel, path: Path) -> None:
         cell = _text(ws, 3, 1, f"{len(sources):,} source entries: too many for this sheet; see {csv_path.name} "
                      "(in the same folder as this workbook).")
         cell.hyperlink = csv_path.name
-        cell.font = Font(color="0563C1", underline="single")
+        cell.font = LINK_FONT
         ws.column_dimensions["A"].width = 100
         return
-    widths = [14, 22, 40, 16, 40, 10]
+    widths = [14, 22, 40, 16, 40, 15]
     xlsxio.write_header(ws, 3, SOURCES_HEADERS, widths=widths)
+    for col in range(1, len(SOURCES_HEADERS) + 1):
+        ws.cell(row=3, column=col).font = HEADER_FONT
     for i, rec in enumerate(sources.itertuples(index=False), start=4):
         for col, value in enumerate((rec.line_id, rec.agency, rec.file, rec.sheet, rec.rows), start=1):
             xlsxio.set_text(ws.cell(row=i, column=col), value)
