@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
@@ -70,12 +71,14 @@ def _run(func) -> None:
 
 
 def _progress(quiet: bool):
-    """A progress callback for terminals; None when quiet or not a terminal."""
-    if quiet or not sys.stderr.isatty():
+    """Progress per stage and per file on a terminal (stderr); nothing when quiet or piped."""
+    if quiet or not err.is_terminal:
         return None
+    started = time.perf_counter()
 
     def report(stage: str, detail: str) -> None:
-        err.print(f"[dim]{stage}[/] {detail}" if detail else f"[dim]{stage}...[/]")
+        clock = f"{time.perf_counter() - started:6.1f}s"
+        err.print(f"[dim]{clock}[/] [bold]{stage}[/] {detail}" if detail else f"[dim]{clock}[/] [bold]{stage}[/]...")
 
     return report
 

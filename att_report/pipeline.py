@@ -84,9 +84,10 @@ def run_intake(config: Config, progress: Progress | None = None) -> IntakeResult
                     "workspace or correct 'files' in att-report.toml.", agency=agency.name).with_id(agency.name))
             for path in paths:
                 rel = relative_path(config, path)
+                read = read_agency_file(path, agency, rel, profiles[agency.name], config)
+                reads.append(read)
                 if progress:
-                    progress("read", rel)
-                reads.append(read_agency_file(path, agency, rel, profiles[agency.name], config))
+                    progress("read", f"{rel}: {read.info.rows_read} rows, {len(read.findings)} file findings")
     tables = [t for r in reads for t in r.tables]
     file_findings += [f for r in reads for f in r.findings]
     with _timed(timings, "normalise", progress):
