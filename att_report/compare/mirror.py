@@ -248,7 +248,7 @@ def _load_plain(path: Path) -> pd.DataFrame:
     if path.suffix.lower() == ".csv":
         raw = pd.read_csv(path, dtype=str, keep_default_na=False, header=None, encoding="utf-8-sig")
     else:
-        raw = pd.read_excel(path, sheet_name=0, header=None, dtype=str).fillna("")
+        raw = pd.read_excel(path, sheet_name=0, header=None, dtype=str, engine="openpyxl").fillna("")
     heads = _plain_headers()
     for i in range(min(len(raw), 30)):  # the header row may sit under a title block
         cells = [_key(v) for v in raw.iloc[i].tolist()]
