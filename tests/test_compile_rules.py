@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
+from types import SimpleNamespace
+
 import pytest
 
 from att_report.compile import compile_report
@@ -12,8 +15,12 @@ from test_compile_fixtures import make_config, rec
 OK = dict(partner_state="DEU", category="VIII.SA.2", quantity=1, value=10.0, currency="USD")
 
 
-def codes(rows, **cfg):
-    result = compile_report(make_records(rows), make_config(**cfg))
+def codes(rows, declare_nil=False, **cfg):
+    config = make_config(**cfg)
+    if declare_nil:
+        # the optional `nil` table key (a config with it, as the rule reads it)
+        config = dataclasses.replace(config, exports=SimpleNamespace(**dataclasses.asdict(config.exports), nil=True))
+    result = compile_report(make_records(rows), config)
     return result, set(result.findings["code"])
 
 
@@ -46,6 +53,10 @@ CASES = {
     "nil-but-withheld": (
         ([rec(record_id="1", **OK), rec(record_id="2", withheld=True, **OK)], {}),
         ([rec(record_id="1", withheld=True, **OK)], {}),
+    ),
+    "nil-with-lines": (
+        ([rec(record_id="1", flow="import", **OK)], {"declare_nil": True}),
+        ([rec(record_id="1", **OK)], {"declare_nil": True}),
     ),
     "not-in-reporting-year": (
         ([rec(record_id="1", **OK)], {}),

@@ -196,3 +196,26 @@ def rule_not_in_reporting_year(records, ctx):
         for (agency, file), n in counts.items()
     ]
     return fnd.to_frame(out)
+
+
+@rule("nil-with-lines", Severity.ERROR, "compile")
+def rule_nil_with_lines(records, ctx):
+    """A table declared nil in the config ([exports] / [imports] nil = true) has report lines.
+
+    Enforces: ATT Art. 13(3) and ATT_REPORTING.md section 1: a nil report is an
+    explicit statement that nothing was transferred; it cannot stand beside
+    transfers in the data. (Reads the optional `nil` key when the config has it.)
+    """
+    work = _work(ctx)
+    out = []
+    for flow, table in (("export", "exports"), ("import", "imports")):
+        declared = getattr(ctx.config.table(flow), "nil", None)
+        count = int((work.lines["flow"] == flow).sum())
+        if declared is True and count:
+            out.append(_single(
+                "nil-with-lines",
+                f"[{table}] nil = true says nothing was transferred, but the {table} table has {count} line(s): "
+                "remove the nil declaration or check the records (see the Sources sheet).",
+                "nil-with-lines", table, value=table,
+            ))
+    return fnd.concat(out)
