@@ -172,3 +172,12 @@ def test_property_lists_keep_index_and_round_trip(values):
     assert again["codes"].equals(codes) and (again["status"] == "ok").all()
     # a list is "ok" only when nothing was left unresolved
     assert out.loc[out["status"] == "ok", "bad"].isna().all()
+
+
+def test_other_common_languages_fill_free_names():
+    from att_report.normalise.countries import resolve_country
+
+    assert resolve_country("Deutschland") == "DEU"
+    assert resolve_country("Alemanha") == "DEU"
+    assert resolve_country("ドイツ") == "DEU"
+    assert resolve_country("NA") == "NAM"  # codes still outrank any name

@@ -98,6 +98,8 @@ _VAGUE: tuple[str, ...] = (
 # "AC", "IC", ...) is either a region (vague) or not a reporting entity (ignored).
 _CLDR_REGION_CODES = ("EU", "EZ", "UN", "QO", "ZZ")
 _LOCALES = ("en", "fr", "es", "ru", "ar", "zh_Hans", "zh_Hant")
+# languages agencies also write in; used only where the UN languages leave a name free
+_EXTRA_LOCALES = ("de", "pt", "it", "nl", "ja", "ko", "tr", "id", "sv", "pl")
 
 _PUNCT = re.compile(r"[\W_]+", re.UNICODE)
 _THE = re.compile(r"(?:^| )the(?= |$)")
@@ -180,6 +182,16 @@ def _tables() -> _Tables:
                 vague_keys.add(match_key(name))
 
     by_key: dict[str, str] = {k: next(iter(v)) for k, v in candidates.items() if len(v) == 1}
+    # Other languages agencies often write in (German, Portuguese, Italian...):
+    # a lower tier that only fills keys the UN languages left free, and only
+    # names no two States share and that cannot pass for a code.
+    extra: dict[str, set[str]] = {}
+    for loc in _EXTRA_LOCALES:
+        for code, name in Locale.parse(loc).territories.items():
+            key = match_key(name)
+            if code in alpha2 and (len(key) > 3 or not key.isascii()) and key not in candidates:
+                extra.setdefault(key, set()).add(alpha2[code])
+    by_key.update({k: next(iter(v)) for k, v in extra.items() if len(v) == 1})
     # Codes outrank names (e.g. alpha-3 "AND" is Andorra whatever any name says).
     for c in pycountry.countries:
         by_key[match_key(c.alpha_2)] = c.alpha_3
