@@ -114,7 +114,8 @@ def check_outputs(workspace: Path, out_dir: Path) -> dict:
     with open(log_path, encoding="utf-8-sig", newline="") as fh:
         log = list(csv.DictReader(fh))
     found = {(r["code"], r["file"], r["row"]) for r in log}
-    missing = [p for p in expected["planted"] if (p["code"], p["file"], str(p["row"])) not in found]
+    located = [p for p in expected["planted"] if p.get("located", True)]
+    missing = [p for p in located if (p["code"], p["file"], str(p["row"])) not in found]
     planted = {(p["code"], p["file"], str(p["row"])) for p in expected["planted"]}
     extra: dict[str, int] = {}
     for r in log:
@@ -137,7 +138,7 @@ def check_outputs(workspace: Path, out_dir: Path) -> dict:
         if sum(entry["dispositions"].values()) != entry["rows_read"]:
             problems.append(f"{entry['path']}: dispositions do not add up to rows read")
     return {
-        "planted": len(expected["planted"]), "planted_found": len(expected["planted"]) - len(missing),
+        "planted": len(located), "planted_found": len(located) - len(missing),
         "missing": missing[:50], "missing_by_code": _count(m["code"] for m in missing),
         "absent_codes": absent, "unplanted_findings_by_code": dict(sorted(extra.items())),
         "totals": totals, "accounting_problems": problems,
