@@ -38,7 +38,7 @@ CASES = {
         ([rec(record_id="1", **OK), rec(record_id="2", **OK)], {}),
         ([rec(record_id="1", **OK), rec(record_id="2", **{**OK, "currency": "EUR"})], {}),
     ),
-    "partner-vague": (
+    "line-partner-blank": (
         ([rec(record_id="1", **OK)], {}),
         ([rec(record_id="1", **{**OK, "partner_state": None})], {}),
     ),

@@ -100,8 +100,8 @@ def rule_report_currency_undetermined(records, ctx):
     )
 
 
-@rule("partner-vague", Severity.WARNING, "compile")
-def rule_partner_vague(records, ctx):
+@rule("line-partner-blank", Severity.WARNING, "compile")
+def rule_line_partner_blank(records, ctx):
     """A report line has no partner State (final importing / exporting State).
 
     Enforces: ATT_REPORTING.md section 3 good practice: one line per partner
@@ -113,7 +113,7 @@ def rule_partner_vague(records, ctx):
         return fnd.empty_frame()
     msg = ("Line " + rows["_line"] + " (" + rows["_cat"] + ") has no partner State: name the final importing "
            "or exporting State in the agency's file, or decide to report it as is.")
-    return emit(rows, "partner-vague", msg, field="partner_state")
+    return emit(rows, "line-partner-blank", msg, field="partner_state")
 
 
 @rule("category-not-in-template", Severity.ERROR, "compile")
