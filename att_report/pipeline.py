@@ -15,7 +15,7 @@ from att_report import findings as fnd
 from att_report.config import Config
 from att_report.findings import Finding, Severity
 from att_report.intake.profiles import Profile, load_profile
-from att_report.intake.readers import FileRead, read_file
+from att_report.intake.readers import FileRead
 from att_report.intake.tables import FileInfo, RawTable
 from att_report.normalise.canonical import normalise, raw_frame
 from att_report.validate import validate_records
@@ -62,7 +62,9 @@ def load_profiles(config: Config) -> dict[str, Profile | None]:
 
 def read_agency_file(path: Path, agency, rel: str, profile: Profile | None, config: Config) -> FileRead:
     """Read one untrusted file: preflight checks, then the reader (contained where needed)."""
-    return read_file(path, agency, rel, profile=profile, limits=config.limits)
+    from att_report.intake.untrusted import read_untrusted
+
+    return read_untrusted(path, agency, rel, profile=profile, limits=config.limits)
 
 
 def run_intake(config: Config, progress: Progress | None = None) -> IntakeResult:

@@ -160,3 +160,34 @@ def test_whitespace_and_zero_width_removed(tmp_path):
     write_workspace(tmp_path, [{"record_id": " R1\u200b ", "partner_state": "\u00a0France "}])
     rec = intake(tmp_path).records.iloc[0]
     assert rec["partner_state"] == "FRA"
+
+
+def test_identifier_stored_as_number_is_a_warning_naming_the_cell(tmp_path):
+    write_workspace(tmp_path)
+    path = tmp_path / "inputs/customs/x.xlsx"
+    _xlsx(path, [{}, {}, {}])
+    wb = openpyxl.load_workbook(path)
+    ws = wb.active
+    col = HEADER.index("licence_no") + 1
+    ws.cell(row=3, column=col, value=140915)             # lost its zeros
+    ws.cell(row=4, column=col, value=12345678901234567)  # more than 15 digits: already corrupted
+    wb.save(path)
+    result = intake(tmp_path)
+    f = result.findings
+    warn = f[f["code"] == "identifier-as-number"]
+    assert warn["row"].tolist() == [3] and warn["field"].tolist() == ["licence_no"]
+    assert warn["severity"].tolist() == ["warning"]
+    lost = f[f["code"] == "identifier-precision-lost"]
+    assert lost["row"].tolist() == [4] and lost["severity"].tolist() == ["error"]
+    assert result.records["licence_key"].tolist()[1] == "140915"
+
+
+def test_decimal_comma_setting_does_not_touch_numbers_typed_as_numbers(tmp_path):
+    write_workspace(tmp_path, extra='decimal = ","')
+    path = tmp_path / "inputs/customs/x.xlsx"
+    _xlsx(path, [{"value": "1.234,5"}, {}])
+    wb = openpyxl.load_workbook(path)
+    wb.active.cell(row=3, column=HEADER.index("value") + 1, value=1234.5)
+    wb.save(path)
+    rec = intake(tmp_path).records
+    assert [float(v) for v in rec["value"]] == [1234.5, 1234.5]

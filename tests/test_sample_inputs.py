@@ -123,8 +123,6 @@ def test_namibia_na_and_lost_zeros_link_cleanly(built):
     assert not codes & {"shipment-licence-unknown", "country-unknown", "shipment-without-licence"}
 
 
-@pytest.mark.xfail(reason="identifier-as-number needs the xlsx numeric-cell scan (intake/safety.numeric_cells) "
-                          "wired into the readers", strict=False)
 def test_licence_number_stored_as_number_is_a_warning(built):
     lost_zeros = next(p for p in built["planted"] if p["code"] == "identifier-as-number")
     hits = _at(built["log"], lost_zeros["file"], int(lost_zeros["row"]), "identifier-as-number")

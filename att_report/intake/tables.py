@@ -34,6 +34,9 @@ class RawTable:
     #: ("error-cell" | "formula-no-value" | "merged" | "number-identifier"), detail (text).
     #: Filled by intake.safety's preflight; validation turns them into findings.
     cell_problems: pd.DataFrame | None = None
+    #: per canonical number field, a boolean per data row: the cell was stored
+    #: as a number (so the agency's decimal-comma setting does not apply to it)
+    typed_numbers: dict[str, "np.ndarray"] = field(default_factory=dict)
     #: Excel rows hidden in the sheet (read anyway, and noted).
     hidden_rows: list[int] = field(default_factory=list)
 

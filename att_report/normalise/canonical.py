@@ -82,6 +82,8 @@ def raw_frame(tables: list[RawTable], profiles: dict[str, Profile | None]) -> pd
                 part[name] = np.full(n, profile.constants[name], dtype=object)
             else:
                 part[name] = np.full(n, None, dtype=object)
+        for name in ("quantity", "value"):
+            part[f"typed_{name}"] = table.typed_numbers.get(name, np.zeros(n, dtype=bool))
         parts.append(pd.DataFrame(part))
     if not parts:
         frame = pd.DataFrame({c: pd.Series(dtype="string") for c in
@@ -153,7 +155,12 @@ def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
     # numbers, per agency decimal mark
     decimal = _settings_by_row(raw, agencies, profiles, "decimal").fillna(".")
     for name in ("quantity", "value"):
-        parsed = _by_setting(pd.DataFrame({name: cleaned[name]}), decimal, lambda s, d: parse_numbers(s, d), name)
+        # cells stored as numbers in a workbook were written with "." by the reader
+        typed = (raw[f"typed_{name}"].fillna(False).astype(bool) if f"typed_{name}" in raw
+                 else pd.Series(False, index=raw.index))
+        field_decimal = decimal.mask(typed, ".")
+        parsed = _by_setting(pd.DataFrame({name: cleaned[name]}), field_decimal,
+                             lambda s, d: parse_numbers(s, d), name)
         out[f"num_{name}"] = parsed["number"]
         out[f"st_{name}"] = parsed["status"]
         out[f"digits_{name}"] = parsed["digits_changed"]
