@@ -291,7 +291,7 @@ def test_finding_ids_do_not_depend_on_row_uid():
 
 def _synthetic(n_ship: int, n_lic: int, seed: int = 1) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    cats = np.array(["VIII.SA.2", "VIII.SA.1", "II", "VIII.LW.1"])
+    cats = np.array(["VIII.SA.2", "VIII.SA.1", "VIII.SA.4", "VIII.LW.1"])
     partners = np.array(["AUS", "FJI", "DEU", "USA", "JPN", "NZL"])
     lk = np.array([f"EL{i:07d}" for i in range(n_lic)])
     lic_cat = cats[rng.integers(0, len(cats), n_lic)]
@@ -300,7 +300,7 @@ def _synthetic(n_ship: int, n_lic: int, seed: int = 1) -> pd.DataFrame:
         "record_id": [f"L{i}" for i in range(n_lic)], "flow": "export", "basis": "authorized",
         "licence_no": lk, "licence_key": lk, "date": pd.Timestamp("2024-01-01"),
         "valid_until": pd.Timestamp("2025-01-01"), "partner_state": lic_partner, "category": lic_cat,
-        "quantity": rng.integers(50, 500, n_lic), "value": rng.random(n_lic) * 1e5, "currency": "USD",
+        "quantity": rng.integers(200, 800, n_lic), "value": rng.random(n_lic) * 1e5, "currency": "USD",
         "src_agency": "Licensing", "src_role": "licensing", "src_file": "inputs/lic/l.xlsx",
         "src_sheet": "Licences", "src_row": np.arange(2, n_lic + 2),
     })
@@ -312,8 +312,9 @@ def _synthetic(n_ship: int, n_lic: int, seed: int = 1) -> pd.DataFrame:
         "licence_no": np.where(known, lk[idx], "XX" + which.astype(str)),
         "date": pd.Timestamp("2024-01-01") + pd.to_timedelta(rng.integers(-5, 365, n_ship), unit="D"),
         "partner_state": np.where(rng.random(n_ship) < 0.01, "FJI", lic_partner[idx]),
-        "category": np.where(rng.random(n_ship) < 0.01, "VIII.SA.4", lic_cat[idx]),
-        "quantity": rng.integers(1, 60, n_ship), "hs_code": np.where(rng.random(n_ship) < 0.5, "9301.90", None),
+        "category": np.where(rng.random(n_ship) < 0.01, "VIII.SA.5", lic_cat[idx]),
+        "quantity": rng.integers(1, 60, n_ship),
+        "hs_code": np.where(rng.random(n_ship) < 0.3, np.where(lic_cat[idx] == "VIII.SA.1", "9302.00", "9301.90"), None),
         "src_agency": np.where(rng.random(n_ship) < 0.1, "Defence", "Customs"), "src_role": "customs",
         "src_file": "inputs/customs/c.csv", "src_sheet": "", "src_row": np.arange(2, n_ship + 2),
     })

@@ -13,6 +13,7 @@ records involved, sorted: never from row order.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from att_report import findings as fnd
@@ -253,7 +254,7 @@ def rule_licence_unused(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
         return fnd.empty_frame()
     s = links.shipments
     year = _year(ctx)
-    in_year = s[s["status"] == lk.LINKED]
+    in_year = s.loc[s["status"] == lk.LINKED, ["_lid", "date"]]
     if year is not None:
         in_year = in_year[(in_year["date"].dt.year == year).fillna(False)]
     used = in_year[["_lid"]].drop_duplicates().assign(_used=True)
@@ -359,21 +360,29 @@ def rule_near_duplicate(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
     r = r[r["quantity"].notna() | r["value"].notna()]
     if r.empty:
         return fnd.empty_frame()
-    multi = r.groupby(key, sort=False)["src_agency"].transform("nunique") > 1
-    r = r[multi]
-    if r.empty:
+    # integer codes only from here: the self-join can be large
+    small = pd.DataFrame({
+        "g": r.groupby(key, sort=False).ngroup().to_numpy(),
+        "ag": pd.factorize(r["src_agency"], sort=True)[0],  # alphabetical: decides which side is "b"
+        "uid": r["row_uid"].to_numpy(),
+        "d": r["date"].to_numpy(dtype="datetime64[ns]").astype("int64"),
+        "q": r["quantity"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan),
+        "v": r["value"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan),
+    })
+    multi = small.groupby("g")["ag"].transform("nunique") > 1
+    small = small[multi.to_numpy()]
+    if small.empty:
         return fnd.empty_frame()
-    cols = key + ["row_uid", "src_agency", "date", "quantity", "value"]
-    pairs = r[cols].merge(r[cols], on=key, suffixes=("_a", "_b"))
-    pairs = pairs[pairs["src_agency_a"] < pairs["src_agency_b"]]
-    close = (pairs["date_a"] - pairs["date_b"]).abs() <= pd.Timedelta(days=days)
-    qa, qb = pairs["quantity_a"].astype("Float64"), pairs["quantity_b"].astype("Float64")
-    va, vb = pairs["value_a"].astype("Float64"), pairs["value_b"].astype("Float64")
-    use_q = qa.notna() & qb.notna()
-    q_close = (qa - qb).abs() <= tol * pd.concat([qa, qb], axis=1).max(axis=1)
-    v_close = (va - vb).abs() <= tol * pd.concat([va, vb], axis=1).max(axis=1)
-    amount_close = q_close.where(use_q, v_close).fillna(False).astype(bool)
-    pairs = pairs[close & amount_close]
+    pairs = small.merge(small, on="g", suffixes=("_a", "_b"))
+    pairs = pairs[pairs["ag_a"] < pairs["ag_b"]]
+    close = (pairs["d_a"] - pairs["d_b"]).abs() <= pd.Timedelta(days=days).value
+    qa, qb, va, vb = (pairs[c].to_numpy() for c in ("q_a", "q_b", "v_a", "v_b"))
+    use_q = ~np.isnan(qa) & ~np.isnan(qb)
+    with np.errstate(invalid="ignore"):
+        q_close = np.abs(qa - qb) <= tol * np.fmax(qa, qb)
+        v_close = np.abs(va - vb) <= tol * np.fmax(va, vb)
+    amount_close = np.where(use_q, q_close, v_close)
+    pairs = pairs[close.to_numpy() & amount_close].rename(columns={"uid_a": "row_uid_a", "uid_b": "row_uid_b"})
     if pairs.empty:
         return fnd.empty_frame()
     by_uid = r[[*PROV, "date", "quantity"]].set_index("row_uid")
