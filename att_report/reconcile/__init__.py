@@ -60,6 +60,8 @@ def targets_for(findings: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     f = f.assign(row=f["row"].astype("Int64"),
                  sheet=f["sheet"].astype("string").fillna(""),
                  agency=f["agency"].astype("string"), file=f["file"].astype("string"))
+    # only rows some finding points at (an integer filter first: string merges over every row are slow)
+    records = records[records["src_row"].isin(f["row"].astype("int64").unique())]
     r = pd.DataFrame({
         "row_uid": records["row_uid"].to_numpy(),
         "agency": records["src_agency"].astype("string").to_numpy(),

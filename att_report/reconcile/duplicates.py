@@ -11,6 +11,7 @@ shipments stay two.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from att_report.reconcile.common import group_join, location, record_key
@@ -44,6 +45,17 @@ def exact_duplicates(rows: pd.DataFrame) -> pd.DataFrame:
     rows = rows[["row_uid", "src_agency", "src_file", "src_sheet", "src_row", "record_id", *EXACT_KEY,
                  "value", "currency"]]
     usable = rows[rows["date"].notna() & (rows["quantity"].notna() | rows["value"].notna())]
+    if usable.empty:
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
+    # cheap numeric pre-filter: only rows whose (date, quantity or value) another agency also has
+    q = usable["quantity"].astype("Float64").to_numpy(dtype="float64", na_value=-1.0)
+    v = usable["value"].astype("Float64").to_numpy(dtype="float64", na_value=-1.0)
+    num = pd.DataFrame({
+        "d": usable["date"].to_numpy(dtype="datetime64[ns]").astype("int64"),
+        "q": q, "v": np.where(q < 0, v, -1.0), "ag": pd.factorize(usable["src_agency"])[0],
+    })
+    candidate = num.groupby(["d", "q", "v"], sort=False)["ag"].transform("nunique").to_numpy() > 1
+    usable = usable[candidate]
     if usable.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
     gid = _group_ids(usable)

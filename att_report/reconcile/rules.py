@@ -147,7 +147,8 @@ def _exceeded(records: pd.DataFrame, ctx: RuleContext, measure: str, code: str) 
     allowed = fmt_int(both["allowed"]) if measure == "quantity" else both["allowed"].round(2).astype("string")
     unit = " items" if measure == "quantity" else (" " + text(both["lic_cur"]))
     what = "number of items" if measure == "quantity" else "value"
-    msg = (both["n_ship"].astype("string") + " shipments under licence '" + lic_no + "'" + where
+    plural = pd.Series(np.where(both["n_ship"].to_numpy() == 1, " shipment", " shipments"), index=both.index)
+    msg = (both["n_ship"].astype("string") + plural + " under licence '" + lic_no + "'" + where
            + " total " + amount + unit + ", more than the " + allowed + unit + " licensed. "
            "Check each shipment listed under 'related' (a double entry? a licence amendment?) "
            "and record a decision.")
