@@ -229,6 +229,10 @@ def list_rules() -> None:
     _run(body)
 
 
+# the compare and mirror commands live in their own module (issue 6)
+import att_report.cli_compare  # noqa: E402,F401
+
+
 def main() -> None:
     # rich wraps at the terminal width; keep plain output when piped
     os.environ.setdefault("COLUMNS", "200") if not sys.stdout.isatty() else None

@@ -182,6 +182,10 @@ def run_build(config: Config, out_dir: Path, progress: Progress | None = None) -
             write_log_xlsx(staging / log_xlsx, findings, accounting, config.year)
             write_log_csv(findings, staging / log_csv)
             write_summary(staging / summary_filename(model), model, findings, accounting)
+            if config.unroca:
+                from att_report.render.unroca import unroca_filename, write_unroca
+
+                write_unroca(staging / unroca_filename(model), model)
             write_procedure(config, staging)
             produced = sorted(p for p in staging.rglob("*") if p.is_file() and not p.name.startswith("."))
             manifest = build_manifest(config, intake.files, records, produced, staging,

@@ -94,6 +94,7 @@ def emit(
 
 def load_all_rules() -> dict[str, Rule]:
     """Import every stage module so all rules are registered; return the catalogue."""
+    import att_report.compare  # noqa: F401
     import att_report.compile  # noqa: F401
     import att_report.reconcile  # noqa: F401
     import att_report.validate  # noqa: F401

@@ -29,6 +29,8 @@ FIXTURES = {
     "digits-normalised": ({}, {"quantity": "１２"}, "quantity"),
     "whitespace-in-key": ({}, {"licence_no": "EL-1\u00a0"}, "licence_no"),
     "schema-violation": ({"quantity": "0"}, {"quantity": "-3"}, "quantity"),
+    "text-too-long": ({"description": "x" * 32_767}, {"description": "x" * 32_768}, "description"),
+    "control-characters-removed": ({"description": "tab\tok"}, {"description": "bell\x07"}, "description"),
 }
 HEADER_WITH_HS = ["record_id", "flow", "basis", "licence_no", "date", "valid_until", "partner_state", "category",
                   "hs_code", "quantity", "value", "currency", "description", "withheld"]

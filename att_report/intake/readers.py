@@ -57,11 +57,13 @@ def column_letter(index: int) -> str:
 
 
 def read_file(path: Path, agency: AgencyConfig, rel_path: str, *, profile: Profile | None = None,
-              limits: Limits | None = None, kind: str | None = None) -> FileRead:
+              limits: Limits | None = None, kind: str | None = None,
+              skip_sheets: frozenset[str] = frozenset()) -> FileRead:
     """Read one file; problems become findings, never exceptions for bad data.
 
     `kind` is what the preflight found the file to be (by its bytes); by
-    default the extension decides.
+    default the extension decides. `skip_sheets` are sheets the preflight
+    refused (it has reported them).
     """
     sha, size, mtime = file_digest(path)
     info = FileInfo(agency=agency.name, path=rel_path, sha256=sha, size=size, mtime=mtime)
@@ -69,6 +71,7 @@ def read_file(path: Path, agency: AgencyConfig, rel_path: str, *, profile: Profi
     ext = path.suffix.lower()
     kind = kind or ("csv" if ext in CSV_EXTENSIONS else ext.lstrip("."))
     ctx = _Ctx(agency, rel_path, profile, result)
+    ctx.skip_sheets = skip_sheets
     try:
         if kind in ("xlsx", "xlsm", "ods"):
             _read_workbook(path, ctx)
@@ -100,6 +103,7 @@ class _Ctx:
         self.rel_path = rel_path
         self.profile = profile
         self.result = result
+        self.skip_sheets: frozenset[str] = frozenset()
 
     def file_finding(self, code: str, message: str, *, severity: str = Severity.ERROR, sheet: str = "",
                      row: int | None = None, field: str = "", value: str = "") -> None:
@@ -135,6 +139,8 @@ def _read_workbook(path: Path, ctx: _Ctx) -> None:
             names = [wanted]
     found = 0
     for name in names:
+        if name in ctx.skip_sheets:
+            continue
         sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
         visible = getattr(sheet, "visible", "visible")
         columns = sheet.available_columns()

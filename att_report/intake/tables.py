@@ -29,6 +29,8 @@ class RawTable:
     column_letters: dict[str, str] = field(default_factory=dict)
     field_columns: dict[str, str] = field(default_factory=dict)
     hidden: bool = False
+    #: the workbook counts dates from 1904 (old Mac Excel): serial numbers shift
+    date1904: bool = False
     #: Cells the sheet XML shows to be unreadable although the reader saw a
     #: blank or a value: columns excel_row (int), column (letter), kind
     #: ("error-cell" | "formula-no-value" | "merged" | "number-identifier"), detail (text).

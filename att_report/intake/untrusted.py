@@ -34,12 +34,13 @@ def read_untrusted(path: Path, agency: AgencyConfig, rel: str, *, profile: Profi
         info = FileInfo(agency=agency.name, path=rel, sha256=sha, size=size, mtime=mtime, readable=False)
         return FileRead(info=info, findings=list(pre.findings))
     kind = pre.kind if pre.kind in ("xlsx", "xlsm", "ods", "csv", "text") else None
+    refused = frozenset(name for name, scan in pre.sheets.items() if scan.refuse)
     try:
         if safety.contain_policy(pre):
             result = safety.run_contained(read_file, path, agency, rel, profile=profile, kind=kind,
-                                          limits=limits)
+                                          skip_sheets=refused, limits=limits)
         else:
-            result = read_file(path, agency, rel, profile=profile, limits=limits, kind=kind)
+            result = read_file(path, agency, rel, profile=profile, limits=limits, kind=kind, skip_sheets=refused)
     except safety.ReaderCrashed as exc:
         sha, size, mtime = file_digest(path)
         info = FileInfo(agency=agency.name, path=rel, sha256=sha, size=size, mtime=mtime, readable=False)
@@ -47,9 +48,12 @@ def read_untrusted(path: Path, agency: AgencyConfig, rel: str, *, profile: Profi
                         f"The file could not be read: the reader stopped ({exc}). Open it in Excel, save it again "
                         "as .xlsx, and send it again.", agency=agency.name, file=rel).with_id(agency.name, rel)
         return FileRead(info=info, findings=[*pre.findings, crash])
-    result.findings[:0] = pre.findings
+    # the preflight names hidden sheets from the workbook XML; keep one note per sheet
+    noted = {(f.code, f.sheet) for f in pre.findings}
+    result.findings = [*pre.findings, *(f for f in result.findings if (f.code, f.sheet) not in noted)]
     if kind in ("xlsx", "xlsm"):
         for table in result.tables:
+            table.date1904 = pre.date1904
             _attach_sheet_facts(path, table, pre, agency, profile, limits)
     return result
 
@@ -76,7 +80,13 @@ def _attach_sheet_facts(path: Path, table: RawTable, pre, agency: AgencyConfig, 
             header = table.field_columns.get(name)
             if header:
                 number_letters[table.column_letters[header]] = name
-    letters = sorted({*id_letters, *number_letters})
+    # Excel's phantom 29 Feb 1900 (serial 60) reaches us as 1900-02-28: look at the stored serial
+    date_letters = {}
+    for name in ("date", "valid_until"):
+        header = table.field_columns.get(name)
+        if header and table.data[header].str.startswith("1900-02-28", na=False).any():
+            date_letters[table.column_letters[header]] = name
+    letters = sorted({*id_letters, *number_letters, *date_letters})
     if letters:
         cells = safety.numeric_cells(path, table.sheet, letters, limits)
         ids = cells[cells["column"].isin(list(id_letters))]
@@ -84,6 +94,10 @@ def _attach_sheet_facts(path: Path, table: RawTable, pre, agency: AgencyConfig, 
             lost = ids["digits"] > 15
             ids = ids.assign(kind=np.where(lost, "identifier-precision-lost", "number-identifier"))
             problems.append(ids[["excel_row", "column", "kind", "detail"]])
+        phantom = cells[cells["column"].isin(list(date_letters))]
+        phantom = phantom[phantom["detail"].str.fullmatch(r"60(?:\.0*)?")]
+        if not phantom.empty:
+            problems.append(phantom.assign(kind="excel-phantom-date")[["excel_row", "column", "kind", "detail"]])
         nums = cells[cells["column"].isin(list(number_letters))]
         for letter, name in number_letters.items():
             rows = nums.loc[nums["column"] == letter, "excel_row"].to_numpy()

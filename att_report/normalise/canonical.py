@@ -18,7 +18,7 @@ from att_report.normalise import categories, countries, currency
 from att_report.normalise.dates import parse_dates
 from att_report.normalise.identifiers import licence_key
 from att_report.normalise.numbers import parse_numbers
-from att_report.normalise.text import clean_text
+from att_report.normalise.text import CONTROL, clean_text
 from att_report.records import conform
 from att_report.schema import INTAKE_NAMES
 
@@ -82,6 +82,7 @@ def raw_frame(tables: list[RawTable], profiles: dict[str, Profile | None]) -> pd
                 part[name] = np.full(n, profile.constants[name], dtype=object)
             else:
                 part[name] = np.full(n, None, dtype=object)
+        part["src_date1904"] = np.full(n, table.date1904, dtype=bool)
         for name in ("quantity", "value"):
             part[f"typed_{name}"] = table.typed_numbers.get(name, np.zeros(n, dtype=bool))
         parts.append(pd.DataFrame(part))
@@ -126,6 +127,7 @@ def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
         cleaned[name] = text
         out[f"raw_{name}"] = raw[name]
         out[f"ws_{name}"] = changed
+        out[f"cc_{name}"] = raw[name].str.contains(CONTROL, regex=True, na=False)
 
     # identifiers and free text: cleaned text as is
     for name in (*ID_FIELDS, *TEXT_FIELDS):
@@ -148,7 +150,12 @@ def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
     order = _settings_by_row(raw, agencies, profiles, "date_order")
     for name in ("date", "valid_until"):
         parsed = _by_setting(pd.DataFrame({name: cleaned[name]}), order, lambda s, o: parse_dates(s, o), name)
-        out[name] = parsed["date"].astype("datetime64[ns]")
+        dates = parsed["date"].astype("datetime64[ns]")
+        if "src_date1904" in raw:
+            # a serial number typed in a 1904-system workbook counts from 1904-01-01
+            shift = raw["src_date1904"].fillna(False).astype(bool) & parsed["detail"].eq("serial").fillna(False)
+            dates = dates.mask(shift, dates + pd.Timedelta(days=1462))
+        out[name] = dates
         out[f"st_{name}"] = parsed["status"]
         out[f"dt_{name}"] = parsed["detail"]
 

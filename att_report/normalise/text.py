@@ -7,6 +7,8 @@ import unicodedata
 
 import pandas as pd
 
+# control characters that xlsx cannot hold (tab, CR and LF can be kept)
+CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f]"
 # zero-width and BOM characters that survive strip()
 _INVISIBLE = "[\u200b\u200c\u200d\u2060\ufeff]"
 # every space-like character, incl. no-break and thin spaces
@@ -20,7 +22,7 @@ def clean_text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     non-blank values that the cleaning altered (worth a note on key fields).
     """
     text = series.astype("string")
-    cleaned = text.str.replace(_INVISIBLE, "", regex=True).str.replace(f"^{_SPACES}|{_SPACES}$", "", regex=True)
+    cleaned = text.str.replace(_INVISIBLE, "", regex=True).str.replace(CONTROL, "", regex=True).str.replace(f"^{_SPACES}|{_SPACES}$", "", regex=True)
     cleaned = cleaned.mask(cleaned == "", pd.NA)
     changed = (cleaned != text).fillna(False) & cleaned.notna()
     return cleaned, changed.astype(bool)

@@ -34,6 +34,9 @@ CELL_PROBLEMS = {
     "identifier-precision-lost": ("identifier-precision-lost", Severity.ERROR,
                                   "Cell {cell} holds an identifier of more than 15 digits as a number; Excel "
                                   "has already changed its last digits ({detail}). Retype it as text."),
+    "excel-phantom-date": ("date-invalid", Severity.ERROR,
+                           "Cell {cell} holds Excel's date serial 60, '29 February 1900', a day that did not exist "
+                           "(an old Excel bug). Type the intended date as YYYY-MM-DD."),
     "control-characters": ("control-characters-removed", Severity.INFO,
                            "Cell {cell} contained control characters that spreadsheets cannot hold; they were "
                            "removed."),

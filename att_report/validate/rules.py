@@ -11,6 +11,7 @@ import pandas as pd
 
 from att_report.findings import Severity
 from att_report.rules import RuleContext, emit, rule
+from att_report.schema import INTAKE_NAMES as INTAKE_FIELDS
 
 E, W, I = Severity.ERROR, Severity.WARNING, Severity.INFO
 
@@ -343,3 +344,42 @@ def rule_duplicate_record_id(records: pd.DataFrame, ctx: RuleContext) -> pd.Data
                 "record_id '" + rows["record_id"] + "' is used more than once (" + others
                 + "). Give each row its own reference.", field="record_id", value=rows["record_id"],
                 identity=identity)
+
+
+EXCEL_CELL_LIMIT = 32_767
+
+
+@rule("text-too-long", E, "intake")
+def rule_text_too_long(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """A value is longer than an Excel cell can hold (32,767 characters).
+
+    Enforces: good practice for the report workbook: text over Excel's cell
+    limit would be cut when written; a silent cut is never acceptable.
+    """
+    out = []
+    for name in ("record_id", "licence_no", "description", "end_user", "comments", "hs_code"):
+        raw = _raw(records, name).astype("string")
+        bad = (raw.str.len() > EXCEL_CELL_LIMIT).fillna(False)
+        if bad.any():
+            out.append(emit(records[bad], "text-too-long",
+                            f"'{name}' has " + raw[bad].str.len().astype("string") + " characters; a spreadsheet "
+                            f"cell holds at most {EXCEL_CELL_LIMIT:,}. Shorten it.", field=name,
+                            value=raw[bad].str.slice(0, 60) + "..."))
+    return pd.concat(out, ignore_index=True) if out else emit(records.iloc[:0], "text-too-long", "")
+
+
+@rule("control-characters-removed", I, "intake")
+def rule_control_characters_removed(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
+    """Control characters (which spreadsheets cannot hold) were removed from a value.
+
+    Enforces: good practice: outputs must open cleanly in Excel; the removal
+    is said, not silent.
+    """
+    out = []
+    for name in INTAKE_FIELDS:
+        hit = records[f"cc_{name}"].fillna(False).astype(bool) if f"cc_{name}" in records else None
+        if hit is not None and hit.any():
+            out.append(emit(records[hit], "control-characters-removed",
+                            f"Control characters were removed from '{name}'.", field=name,
+                            value=_raw(records, name)[hit].str.replace(r"[\x00-\x1f]", "?", regex=True)))
+    return pd.concat(out, ignore_index=True) if out else emit(records.iloc[:0], "control-characters-removed", "")
