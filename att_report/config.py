@@ -66,6 +66,8 @@ class TableConfig:
     measure: str = "both"
     aggregate: str = "per_partner"
     definition: str = ""
+    #: an explicit nil declaration (true: nothing to report); None: decided by the data
+    nil: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -195,12 +197,13 @@ def _contact(section: dict, where: str) -> Contact:
 
 
 def _table(section: dict, where: str) -> TableConfig:
-    _check_keys(section, ("basis", "measure", "aggregate", "definition"), where)
+    _check_keys(section, ("basis", "measure", "aggregate", "definition", "nil"), where)
     return TableConfig(
         basis=_choice(section, "basis", TABLE_BASES, where, "actual"),
         measure=_choice(section, "measure", MEASURES, where, "both"),
         aggregate=_choice(section, "aggregate", AGGREGATES, where, "per_partner"),
         definition=_get(section, "definition", str, where, ""),
+        nil=_get(section, "nil", bool, where, None),
     )
 
 
