@@ -56,8 +56,10 @@ def rule(code: str, severity: Severity | str, stage: str):
         raise ValueError(f"unknown stage {stage!r}")
 
     def register(func):
-        if code in RULES and RULES[code].func.__qualname__ != func.__qualname__:
-            raise ValueError(f"rule code {code!r} registered twice")
+        known = RULES.get(code)
+        if known and (known.func.__module__, known.func.__qualname__) != (func.__module__, func.__qualname__):
+            # two rules under one code would silently replace each other
+            raise ValueError(f"rule code {code!r} is registered by {known.func.__module__} and {func.__module__}")
         RULES[code] = Rule(code, Severity(severity), stage, func)
         func.rule_code = code
         func.severity = Severity(severity)

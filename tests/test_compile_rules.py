@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from types import SimpleNamespace
 
 import pytest
 
@@ -18,8 +17,8 @@ OK = dict(partner_state="DEU", category="VIII.SA.2", quantity=1, value=10.0, cur
 def codes(rows, declare_nil=False, **cfg):
     config = make_config(**cfg)
     if declare_nil:
-        # the optional `nil` table key (a config with it, as the rule reads it)
-        config = dataclasses.replace(config, exports=SimpleNamespace(**dataclasses.asdict(config.exports), nil=True))
+        # the optional `nil` table key: [exports] nil = true
+        config = dataclasses.replace(config, exports=dataclasses.replace(config.exports, nil=True))
     result = compile_report(make_records(rows), config)
     return result, set(result.findings["code"])
 

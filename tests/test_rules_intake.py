@@ -45,7 +45,7 @@ def _codes(tmp_path, row):
 def test_every_intake_rule_has_fixtures():
     load_all_rules()
     codes = {r.code for r in rules_for("intake")}
-    assert codes - set(FIXTURES) <= {"duplicate-record-id"}, codes - set(FIXTURES)
+    assert codes == set(FIXTURES), codes ^ set(FIXTURES)
 
 
 @pytest.mark.parametrize("code", sorted(FIXTURES))
@@ -69,21 +69,6 @@ def test_rule_fails(tmp_path, code):
     if f["severity"] == "error":
         assert not bool(result.records["valid"].iloc[0])
         assert result.records["disposition"].iloc[0] == "invalid"
-
-
-def test_duplicate_record_id(tmp_path):
-    write_workspace(tmp_path, [{}, {}])
-    (tmp_path / "inputs/customs/data.csv").write_text(
-        (tmp_path / "inputs/customs/data.csv").read_text().replace("R2", "R1"))
-    findings = intake(tmp_path).findings
-    hit = findings[findings["code"] == "duplicate-record-id"]
-    assert sorted(hit["row"].tolist()) == [2, 3]
-    assert hit["finding_id"].nunique() == 2
-
-
-def test_no_duplicate_for_distinct_ids(tmp_path):
-    write_workspace(tmp_path, [{}, {}])
-    assert "duplicate-record-id" not in set(intake(tmp_path).findings["code"])
 
 
 def test_namibia_is_not_missing(tmp_path):

@@ -73,7 +73,6 @@ def test_every_reconcile_rule_fires(built):
     reconcile = sorted(c for c, r in load_all_rules().items() if r.stage == "reconcile")
     assert reconcile, "no reconcile rules registered"
     assert [c for c in reconcile if c not in codes] == []
-    # duplicate-record-id is registered by both the intake and the reconcile stage (same code)
     assert "duplicate-record-id" in codes
 
 

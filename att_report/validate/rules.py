@@ -323,29 +323,6 @@ def rule_whitespace_in_key(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFr
     return pd.concat(out, ignore_index=True) if out else emit(records.iloc[:0], "whitespace-in-key", "")
 
 
-@rule("duplicate-record-id", E, "intake")
-def rule_duplicate_record_id(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
-    """The same record_id appears more than once within one agency's files.
-
-    Enforces: the intake template (record_id unique within an agency), which
-    findings, decisions and the audit trail (Art. 12 records) rely on.
-    """
-    has_id = records["record_id"].notna()
-    keyed = records[has_id]
-    dup = keyed.duplicated(["src_agency", "record_id"], keep=False)
-    rows = keyed[dup]
-    if rows.empty:
-        return emit(rows, "duplicate-record-id", "")
-    where = rows["src_file"] + ":" + rows["src_row"].astype(str)
-    others = where.groupby([rows["src_agency"], rows["record_id"]]).transform(lambda s: "; ".join(s))
-    # identity includes the location: each occurrence is its own finding
-    identity = (rows["src_agency"].astype(str), rows["record_id"].astype(str), where)
-    return emit(rows, "duplicate-record-id",
-                "record_id '" + rows["record_id"] + "' is used more than once (" + others
-                + "). Give each row its own reference.", field="record_id", value=rows["record_id"],
-                identity=identity)
-
-
 EXCEL_CELL_LIMIT = 32_767
 
 
