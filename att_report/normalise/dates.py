@@ -17,6 +17,7 @@ from functools import lru_cache
 import pandas as pd
 
 from att_report.normalise.text import ascii_digits
+from att_report.normalise.unique import per_unique
 
 OK, BLANK, INVALID, AMBIGUOUS = "ok", "blank", "invalid", "ambiguous"
 
@@ -107,6 +108,11 @@ def _why(other: dt.date | None, order: str) -> str:
 
 
 def parse_dates(series: pd.Series, order: str | None = None) -> pd.DataFrame:
+    """Parse a Series of date texts. Returns columns date (datetime64[ns]), status, detail."""
+    return per_unique(series.astype("string"), lambda s: _parse_dates(s, order))
+
+
+def _parse_dates(series: pd.Series, order: str | None = None) -> pd.DataFrame:
     """Parse a Series of date texts. Returns columns date (datetime64[ns]), status, detail.
 
     ISO text (what the reader makes of real Excel dates) goes through a fast

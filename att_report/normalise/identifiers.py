@@ -6,6 +6,13 @@ import pandas as pd
 
 
 def licence_key(licence_no: pd.Series) -> pd.Series:
+    """Normalise licence numbers for linking (see _licence_key), once per distinct value."""
+    from att_report.normalise.unique import per_unique
+
+    return per_unique(licence_no.astype("string"), _licence_key)
+
+
+def _licence_key(licence_no: pd.Series) -> pd.Series:
     """Normalise licence numbers for linking shipments to licences.
 
     Case, spaces, dashes, slashes and dots do not matter; a purely numeric

@@ -6,6 +6,7 @@ import numpy as np
 import pandas as pd
 
 from att_report.normalise.text import ascii_digits
+from att_report.normalise.unique import per_unique
 
 # statuses
 OK, BLANK, INVALID = "ok", "blank", "invalid"
@@ -18,6 +19,11 @@ _PLAIN = {".": r"^[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?$", ",": r"^[+-]?(?:\
 
 
 def parse_numbers(series: pd.Series, decimal: str = ".") -> pd.DataFrame:
+    """Parse numbers as text (see _parse_numbers), once per distinct value."""
+    return per_unique(series.astype("string"), lambda s: _parse_numbers(s, decimal))
+
+
+def _parse_numbers(series: pd.Series, decimal: str = ".") -> pd.DataFrame:
     """Parse numbers as text. Returns columns number (Float64), status, digits_changed.
 
     `1,000.5` and `1 000,5` (with decimal ",") are understood; a lone comma in
