@@ -199,8 +199,11 @@ def generate(rows: int, out: Path, seed: int = 7) -> dict:
     dfn["lic"] = d_lic_of
     dfn["kind"] = ""
     special = set(over_q) | set(over_v) | set(short) | set(withheld)
+    # a customs row with an identical twin (same licence, date, quantity) is not copied: the
+    # merge pairs the copy with the first twin in file order, which may not be the source
+    twin = cust.duplicated(["lic", "date", "qty"], keep=False)
     copy_pool = cust.index[(cust["kind"] == "") & ~cust["lic"].isin(special) & (cust["qty"] >= 10)
-                           & (cust["date"] <= DEC31 - 20 * DAY)]
+                           & (cust["date"] <= DEC31 - 20 * DAY) & ~twin]
     picks = rng.choice(copy_pool, size=min(2 * per_def, len(copy_pool)), replace=False)
     # one copy per licence so a near-duplicate's extra quantity never over-ships a licence
     picks = pd.Series(picks).groupby(cust.loc[picks, "lic"].to_numpy()).first().to_numpy()
@@ -411,6 +414,9 @@ def _plant_customs(rng, cust: pd.DataFrame, lic: pd.DataFrame, planted: Planted,
     # the finding is on the first occurrence, which keeps its own planted problem, if any)
     bad_qty = cust["kind"].isin(["number-invalid"])
     cust.loc[bad_qty, "qty_num"] = 0.0
+    # a shipment quoting a licence of the other flow never counts against that licence
+    other_flow = cust["kind"] == "shipment-licence-other-flow"
+    cust.loc[other_flow, ["qty_num", "value_num"]] = 0.0
 
 
 def _licence_with_cat(lic: pd.DataFrame, cat: int, flow: str, salt: int) -> str:
