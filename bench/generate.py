@@ -279,7 +279,7 @@ def generate(rows: int, out: Path, seed: int = 7) -> dict:
         "rows_read": {CUSTOMS_FILE: n_cust, LICENCE_FILE: len(lic), DEFENCE_FILE: len(dfn)},
         "counts": planted.counts(),
         # findings expected somewhere (one per file and currency, not per planted row)
-        "present": ["currency-converted", "partner-vague"],
+        "present": ["currency-converted"],
         "planted": planted.items,
     }
     (out / "expected.json").write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
@@ -407,9 +407,7 @@ def _plant_customs(rng, cust: pd.DataFrame, lic: pd.DataFrame, planted: Planted,
         elif kind == "schema-violation":
             cust.at[i, "value_out"] = -abs(float(cust.at[i, "value"]))
             cust.at[i, "value_num"] = 0.0
-        # partner-vague: the compile rule of the same code (one per report line) currently replaces
-        # the intake rule in the registry, so the finding is not on every planted row
-        planted.add(kind, CUSTOMS_FILE, CUSTOMS_SHEET, row, located=kind != "partner-vague")
+        planted.add(kind, CUSTOMS_FILE, CUSTOMS_SHEET, row)
     # duplicate-record-id rows must not be planted twice over (the row above is clean or not: either way
     # the finding is on the first occurrence, which keeps its own planted problem, if any)
     bad_qty = cust["kind"].isin(["number-invalid"])
