@@ -18,6 +18,7 @@ from att_report.intake.profiles import Profile, load_profile
 from att_report.intake.readers import FileRead
 from att_report.intake.tables import FileInfo, RawTable
 from att_report.normalise.canonical import normalise, raw_frame
+from att_report.schema import RECORD_COLUMNS
 from att_report.validate import validate_records
 
 Progress = Callable[[str, str], None]  # (stage, detail)
@@ -97,6 +98,8 @@ def run_intake(config: Config, progress: Progress | None = None) -> IntakeResult
         records = normalise(raw_frame(tables, profiles), agencies, profiles)
     with _timed(timings, "validate", progress):
         records, findings = validate_records(records, tables, config)
+        # the raw text and parse statuses served the intake rules; later stages need only the contract
+        records = records[list(RECORD_COLUMNS)]
     findings = fnd.concat([fnd.to_frame(file_findings), findings])
     findings = fnd.sort_frame(fnd.cap_per_file_and_code(findings, config.limits.max_findings_per_code))
     files = [r.info for r in reads]
