@@ -191,3 +191,20 @@ def test_decimal_comma_setting_does_not_touch_numbers_typed_as_numbers(tmp_path)
     wb.save(path)
     rec = intake(tmp_path).records
     assert [float(v) for v in rec["value"]] == [1234.5, 1234.5]
+
+
+def test_ods_workbook_is_read_with_excel_rows(tmp_path):
+    import pandas as pd
+
+    write_workspace(tmp_path)
+    (tmp_path / "att-report.toml").write_text(
+        (tmp_path / "att-report.toml").read_text().replace('"inputs/customs/*.xlsx"', '"inputs/customs/*.ods"'))
+    rows = [{**GOOD, "record_id": "O1"}, {**GOOD, "record_id": "O2", "partner_state": "Germny"}]
+    frame = pd.DataFrame(rows, columns=HEADER)
+    with pd.ExcelWriter(tmp_path / "inputs/customs/x.ods", engine="odf") as writer:
+        frame.to_excel(writer, sheet_name="Transfers", index=False, startrow=2)  # two blank rows above
+    result = intake(tmp_path)
+    assert result.records["record_id"].tolist() == ["O1", "O2"]
+    assert result.records["src_row"].tolist() == [4, 5]
+    bad = result.findings[result.findings["code"] == "country-unknown"]
+    assert bad["row"].tolist() == [5] and bad["sheet"].tolist() == ["Transfers"]
