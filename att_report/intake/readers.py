@@ -17,6 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from att_report.config import AgencyConfig, Limits
 from att_report.findings import Finding, Severity
@@ -48,12 +49,7 @@ def file_digest(path: Path) -> tuple[str, int, float]:
 
 def column_letter(index: int) -> str:
     """0-based column index -> Excel letters (0 -> A, 26 -> AA)."""
-    letters = ""
-    index += 1
-    while index:
-        index, rem = divmod(index - 1, 26)
-        letters = chr(65 + rem) + letters
-    return letters
+    return get_column_letter(index + 1)
 
 
 def read_file(path: Path, agency: AgencyConfig, rel_path: str, *, profile: Profile | None = None,

@@ -35,6 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pandas as pd
+from openpyxl.utils import get_column_letter
 
 from att_report.config import Limits
 from att_report.findings import Finding, Severity
@@ -597,11 +598,7 @@ def col_index(letters: str | bytes) -> int:
 
 def col_letters(index: int) -> str:
     """1-based column index -> Excel letters."""
-    out = ""
-    while index > 0:
-        index, rem = divmod(index - 1, 26)
-        out = chr(65 + rem) + out
-    return out
+    return get_column_letter(index)
 
 
 class _RowIndex:
