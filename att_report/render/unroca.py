@@ -242,17 +242,7 @@ TOP = Alignment(vertical="top")
 
 
 def _text(ws, row: int, col: int, value, *, font=None, fill=None, align=WRAP, border=None):
-    cell = ws.cell(row=row, column=col)
-    xlsxio.set_text(cell, "" if value is None or value is pd.NA else value)
-    if font:
-        cell.font = font
-    if fill:
-        cell.fill = fill
-    if align:
-        cell.alignment = align
-    if border:
-        cell.border = border
-    return cell
+    return xlsxio.styled_text(ws, row, col, value, font=font, fill=fill, align=align, border=border)
 
 
 def _page_setup(ws, header_row: int | None) -> None:

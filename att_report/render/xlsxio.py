@@ -16,6 +16,7 @@ import re
 import zipfile
 from pathlib import Path
 
+import pandas as pd
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
@@ -71,6 +72,21 @@ def set_value(cell, value: object) -> None:
         cell.value = value
     else:
         set_text(cell, value)
+
+
+def styled_text(ws, row: int, col: int, value: object, *, font=None, fill=None, align=WRAP_TOP, border=None):
+    """A text cell (see set_text) with optional styles; returns the cell. Blank for None/NA."""
+    cell = ws.cell(row=row, column=col)
+    set_text(cell, "" if value is None or value is pd.NA else value)
+    if font:
+        cell.font = font
+    if fill:
+        cell.fill = fill
+    if align:
+        cell.alignment = align
+    if border:
+        cell.border = border
+    return cell
 
 
 def write_header(ws, row: int, headers: list[str], *, widths: list[float] | None = None) -> None:
