@@ -103,3 +103,20 @@ def test_ci_runs_the_readme_test_command():
     ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
     command = "python -m pytest -q"
     assert command in readme and command in ci
+
+
+GOLDEN = Path(__file__).parent / "golden" / "sample"
+
+
+def test_sample_discrepancy_log_matches_golden(sample_copy, tmp_path):
+    """The whole log of the sample workspace, as a reviewer would read it.
+
+    Regenerate on purpose with ATT_REPORT_UPDATE_GOLDEN=1 and review the diff.
+    """
+    runner.invoke(app, ["build", str(sample_copy), "--out", str(tmp_path)])
+    got = (tmp_path / "discrepancy_log_2024.csv").read_text(encoding="utf-8")
+    golden = GOLDEN / "discrepancy_log_2024.csv"
+    if os.environ.get("ATT_REPORT_UPDATE_GOLDEN"):
+        golden.parent.mkdir(parents=True, exist_ok=True)
+        golden.write_text(got, encoding="utf-8")
+    assert got == golden.read_text(encoding="utf-8")
