@@ -23,6 +23,7 @@ from att_report.config import ConfigError, load_config
 from att_report.records import AccountingError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
+DEFAULT_STATE = "NZL"  # a placeholder `init` writes when no --state is given; the NPC edits it
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Compile a State's Arms Trade Treaty annual report (Art. 13(3)) from agency spreadsheets.")
@@ -86,7 +87,7 @@ def _progress(quiet: bool):
 @app.command()
 def init(
     workspace: Path = typer.Argument(..., help="Folder to create the workspace in."),
-    state: str = typer.Option("NZL", help="Reporting State (ISO 3166 alpha-3, alpha-2 or name)."),
+    state: Optional[str] = typer.Option(None, help="Reporting State (ISO 3166 alpha-3, alpha-2 or name)."),
     year: Optional[int] = typer.Option(None, help="Calendar year reported (default: last year)."),
     force: bool = typer.Option(False, help="Overwrite an existing att-report.toml."),
 ) -> None:
@@ -94,10 +95,14 @@ def init(
     def body() -> int:
         from att_report.workspace import init_workspace
 
-        created = init_workspace(workspace, state=state, year=year or dt.date.today().year - 1, force=force)
+        created = init_workspace(workspace, state=state or DEFAULT_STATE, year=year or dt.date.today().year - 1,
+                                 force=force)
         out.print(f"Workspace created in {workspace}:")
         for path in created:
             out.print(f"  {path}")
+        if not state:
+            out.print(f"[bold]No --state given: the reporting State is set to {DEFAULT_STATE}. Edit [report] state "
+                      "in att-report.toml.[/]")
         out.print("Send each agency its template from templates/, put the returned files in inputs/<agency>/, "
                   f"then run: att-report validate {workspace}")
         return EXIT_OK
