@@ -27,8 +27,9 @@ DEFAULT_STATE = "NZL"  # a placeholder `init` writes when no --state is given; t
 
 app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Compile a State's Arms Trade Treaty annual report (Art. 13(3)) from agency spreadsheets.")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+# markup off: messages carry users' text (file names, values, "[report]"), never style tags
+out = Console(highlight=False, soft_wrap=True, markup=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 _DEBUG = {"on": False}
 
 
@@ -53,11 +54,12 @@ def _run(func) -> None:
     except typer.Exit:
         raise
     except ConfigError as exc:
-        err.print(f"[bold red]Cannot run:[/] {exc}")
+        err.print(f"Cannot run: {exc}", style="bold red")
         raise typer.Exit(EXIT_CANNOT_RUN)
     except AccountingError as exc:
-        err.print(f"[bold red]Internal error: the row accounting does not add up.[/] {exc}\n"
-                  "Nothing was published. Please report this with the manifest of the last good build.")
+        err.print(f"Internal error: the row accounting does not add up. {exc}\n"
+                  "Nothing was published. Please report this with the manifest of the last good build.",
+                  style="bold red")
         raise typer.Exit(EXIT_CANNOT_RUN)
     except KeyboardInterrupt:
         err.print("Interrupted; previous outputs were left as they were.")
@@ -65,8 +67,9 @@ def _run(func) -> None:
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user
         if _DEBUG["on"]:
             raise
-        err.print(f"[bold red]Internal error:[/] {type(exc).__name__}: {exc}\n"
-                  "This is a bug in att-report, not in your data. Run again with --debug and report it.")
+        err.print(f"Internal error: {type(exc).__name__}: {exc}\n"
+                  "This is a bug in att-report, not in your data. Run again with --debug and report it.",
+                  style="bold red")
         raise typer.Exit(EXIT_CANNOT_RUN)
     raise typer.Exit(code)
 
@@ -79,7 +82,7 @@ def _progress(quiet: bool):
 
     def report(stage: str, detail: str) -> None:
         clock = f"{time.perf_counter() - started:6.1f}s"
-        err.print(f"[dim]{clock}[/] [bold]{stage}[/] {detail}" if detail else f"[dim]{clock}[/] [bold]{stage}[/]...")
+        err.print(f"{clock} {stage} {detail}" if detail else f"{clock} {stage}...", style="dim")
 
     return report
 
@@ -101,8 +104,8 @@ def init(
         for path in created:
             out.print(f"  {path}")
         if not state:
-            out.print(f"[bold]No --state given: the reporting State is set to {DEFAULT_STATE}. Edit [report] state "
-                      "in att-report.toml.[/]")
+            out.print(f"No --state given: the reporting State is set to {DEFAULT_STATE}. Edit [report] state "
+                      "in att-report.toml.", style="bold")
         out.print("Send each agency its template from templates/, put the returned files in inputs/<agency>/, "
                   f"then run: att-report validate {workspace}")
         return EXIT_OK
@@ -177,7 +180,7 @@ def build(
         for path in result.outputs:
             out.print(f"Wrote {path}")
         if result.unresolved_errors:
-            out.print(f"[bold]{result.unresolved_errors} unresolved error(s)[/]: the report is marked DRAFT. "
+            out.print(f"{result.unresolved_errors} unresolved error(s): the report is marked DRAFT. "
                       "Fix the data or record a decision in decisions.csv (see the discrepancy log).")
             return EXIT_FINDINGS
         return EXIT_OK
@@ -229,7 +232,7 @@ def list_rules() -> None:
 
         load_all_rules()
         for r in sorted(RULES.values(), key=lambda r: (r.stage, r.code)):
-            out.print(f"[bold]{r.code}[/] ({r.severity}, {r.stage}): {r.title}")
+            out.print(f"{r.code} ({r.severity}, {r.stage}): {r.title}")
         return EXIT_OK
     _run(body)
 

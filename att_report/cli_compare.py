@@ -28,7 +28,7 @@ def _print_findings(findings, what: str) -> None:
     if findings.empty:
         out.print(f"{what}: no findings.")
         return
-    out.print(f"[bold]{what}: {len(findings)} finding(s)[/] to explain in the comments or correct:")
+    out.print(f"{what}: {len(findings)} finding(s) to explain in the comments or correct:", style="bold")
     for r in findings.head(MAX_PRINTED).itertuples(index=False):
         out.print(f"  [{r.severity}] {r.code}: {r.message}")
     if len(findings) > MAX_PRINTED:
