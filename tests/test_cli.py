@@ -106,9 +106,6 @@ def test_rules_command_lists_catalogue():
 
 def test_brackets_in_file_names_and_messages_are_printed_verbatim(tmp_path):
     write_workspace(tmp_path)
-    (tmp_path / "att-report.toml").write_text(
-        (tmp_path / "att-report.toml").read_text().replace('"inputs/customs/*.csv"', '"inputs/customs/*.csv", "inputs/[bold]/*.csv"'))
-    (tmp_path / "inputs" / "[bold]").mkdir()
-    (tmp_path / "inputs" / "[bold]" / "x[1].csv").write_text("record_id\nR1\n")
+    (tmp_path / "inputs" / "customs" / "x[bold]1.csv").write_text("record_id\nR1\n")
     result = run("validate", tmp_path)
-    assert "inputs/[bold]/x[1].csv" in result.output
+    assert "inputs/customs/x[bold]1.csv" in result.output.replace("\n", "")
