@@ -8,6 +8,54 @@ import pandas as pd
 from att_report import findings as fnd
 from att_report.rules import RULES
 
+#: Text columns the rules group, join or compare on. reconcile() factorizes
+#: each once into an integer column `_c_<name>` (see `codes`): string
+#: group-bys and merges over a million rows cost seconds, integer ones not.
+CODED = ("licence_key", "flow", "basis", "partner_state", "category", "src_agency", "record_id",
+         "hs_code", "currency")
+
+
+def factorize(series: pd.Series, *, sort: bool = False) -> np.ndarray:
+    """Integer codes of a text column (-1 for missing). Codes depend on the rows: never use them in ids."""
+    return pd.factorize(series, sort=sort)[0].astype("int64")
+
+
+def add_codes(frame: pd.DataFrame) -> pd.DataFrame:
+    """`frame` plus `_c_<name>` integer codes of its CODED columns (agencies coded alphabetically)."""
+    return frame.assign(**{f"_c_{c}": factorize(frame[c], sort=c == "src_agency") for c in CODED if c in frame})
+
+
+def codes(frame: pd.DataFrame, col: str) -> np.ndarray:
+    """Integer codes of `col`: the precomputed `_c_<col>` when present, else factorized now.
+
+    Codes are only comparable within one frame (or frames cut from the same coded frame).
+    """
+    name = f"_c_{col}"
+    if name in frame:
+        return frame[name].to_numpy()
+    return factorize(frame[col], sort=col == "src_agency")
+
+
+def distinct(frame: pd.DataFrame, col: str) -> tuple[np.ndarray, pd.Series]:
+    """(codes, values) of `col` for work per distinct value: row i holds values.iloc[codes[i]] (-1: missing)."""
+    c = codes(frame, col)
+    present, first = np.unique(c, return_index=True)
+    first, present = first[present >= 0], present[present >= 0]
+    remap = np.full(int(c.max(initial=-1)) + 2, -1, dtype="int64")  # remap[-1] stays -1: missing
+    remap[present] = np.arange(len(present))
+    return remap[c], frame[col].iloc[first].reset_index(drop=True)
+
+
+def combine_codes(*arrays: np.ndarray) -> np.ndarray:
+    """One integer code per distinct combination of the given codes (-1 if any is missing)."""
+    out = arrays[0].astype("int64")
+    for a in arrays[1:]:
+        valid = (out >= 0) & (a >= 0)
+        key = out[valid] * (int(a.max(initial=0)) + 1) + a[valid]
+        out = np.full(len(a), -1, dtype="int64")
+        out[valid] = pd.factorize(key)[0]  # dense again: the next product must not overflow
+    return out
+
 
 def location(frame: pd.DataFrame) -> pd.Series:
     """Where a record stands, as the user sees it: `agency:file:row`."""
@@ -66,7 +114,9 @@ def group_join(frame: pd.DataFrame, by: str | list[str], col: str, *, unique: bo
     g, v = codes[order], values[order]
     starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
     ends = np.r_[starts[1:], len(g)]
-    out = [";".join(v[a:b]) for a, b in zip(starts.tolist(), ends.tolist())]
+    out = v[starts].copy()  # a group of one row needs no join (most groups)
+    for i in np.flatnonzero(ends - starts > 1).tolist():
+        out[i] = ";".join(v[starts[i]:ends[i]])
     return pd.Series(out, index=keys[g[starts]], dtype=object, name=col)
 
 

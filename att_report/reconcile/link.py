@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from att_report.reconcile.common import join_sorted, location, provenance_order, record_key
+from att_report.reconcile.common import codes, join_sorted, location, provenance_order, record_key
 
 #: Shipment link status
 NONE, UNKNOWN, OTHER_FLOW, LINKED = "none", "unknown", "other-flow", "linked"
@@ -31,49 +31,71 @@ SHIP_COLS = ("row_uid", "src_agency", "src_file", "src_sheet", "src_row", "recor
 
 @dataclass(frozen=True)
 class Links:
-    #: actual rows with: status, lic_uid, lic_loc, lic_key, lic_no, issue, expiry,
-    #: n_cats, partners, categories, partner_ok, category_ok, bucket
+    #: every row given, in order, with: status ("" for rows that are not shipments), _lid, _li
+    #: (position of its licence in `licences`, -1 if not linked), issue, expiry, n_cats,
+    #: n_partners, lic_withheld, partner_ok, category_ok, bucket. The licence's text columns
+    #: (lic_loc, lic_key, lic_no, partners, categories) are attached by `with_licence`, for the
+    #: rows that get a finding only: copying them onto a million shipments costs seconds.
     shipments: pd.DataFrame
-    #: one row per licence (flow, licence_key): lic_uid (primary line), issue, expiry,
-    #: n_cats, partners, categories, lic_withheld, lic_loc, lic_key, lic_no
+    #: one row per licence (flow, licence_key), sorted by _lid: lic_uid (primary line), issue, expiry,
+    #: n_cats, n_partners, partners, categories, lic_withheld, lic_loc, lic_key, lic_no
     licences: pd.DataFrame
     #: authorized rows with a licence_key, with their over-shipment bucket
     lines: pd.DataFrame
 
-
-def _flag_pairs(left: pd.DataFrame, pairs: pd.DataFrame, col: str) -> pd.Series:
-    """True where (_lid, col) of `left` is one of the licence's pairs (integer codes: fast merges)."""
-    p = pairs.loc[pairs[col] >= 0, ["_lid", col]].drop_duplicates().assign(_hit=True)
-    hit = left[["_lid", col]].merge(p, on=["_lid", col], how="left")["_hit"]
-    return pd.Series(hit.fillna(False).astype(bool).to_numpy(), index=left.index)
+    def with_licence(self, rows: pd.DataFrame) -> pd.DataFrame:
+        """`rows` (cut from `shipments`, linked) plus their licence's text columns."""
+        lic = self.licences.iloc[rows["_li"].to_numpy()]
+        return rows.assign(**{c: lic[c].to_numpy() for c in LICENCE_TEXT})
 
 
-def _codes(series: pd.Series) -> np.ndarray:
-    """Integer codes of a text column (-1 for missing). Codes depend on row order: never use them in ids."""
-    return pd.factorize(series)[0].astype("int64")
+#: The licence's text columns `Links.with_licence` attaches to shipments.
+LICENCE_TEXT = ("lic_loc", "lic_key", "lic_no", "partners", "categories")
+
+
+def _pairs_in(lid: np.ndarray, code: np.ndarray, aut_lid: np.ndarray, aut_code: np.ndarray) -> np.ndarray:
+    """True where (lid, code) is one of the licences' (aut_lid, aut_code) pairs with a known code."""
+    width = int(max(code.max(initial=0), aut_code.max(initial=0))) + 2
+    known = aut_code >= 0
+    keys = pd.unique(aut_lid[known] * width + aut_code[known])
+    return pd.Series(lid * width + code).isin(keys).to_numpy() & (lid >= 0) & (code >= 0)
+
+
+def _take(values: np.ndarray, pos: np.ndarray, missing) -> np.ndarray:
+    """values[pos], `missing` where pos is -1."""
+    if not len(values):
+        return np.full(len(pos), missing, dtype=values.dtype)
+    out = values[np.where(pos >= 0, pos, 0)]
+    out[pos < 0] = missing
+    return out
 
 
 def build_links(rows: pd.DataFrame) -> Links:
     """Link the actual rows of `rows` to its authorized rows.
 
-    Joins run on integer codes (`_lid` = licence key x flow, `_pc` partner,
-    `_cc` category): string merges on a million rows cost seconds, integer
-    ones a fraction of that.
+    Joins run on integer codes (`_lid` = licence key x flow, partner and
+    category codes, see common.codes): string merges on a million rows cost
+    seconds, integer ones a fraction of that. The shipments are `rows`
+    itself (a column selection, no copy of a million rows) with the link
+    columns added.
     """
-    rows = rows[[*SHIP_COLS, "basis", "valid_until"]]  # narrow first: every take copies each column
-    kc, fc = _codes(rows["licence_key"]), _codes(rows["flow"])
-    rows = rows.assign(
-        _lid=np.where((kc >= 0) & (fc >= 0), kc * 4 + fc, -1), _kc=kc,
-        _pc=_codes(rows["partner_state"]), _cc=_codes(rows["category"]),
+    kc, fc = codes(rows, "licence_key"), codes(rows, "flow")
+    pc, cc = codes(rows, "partner_state"), codes(rows, "category")
+    cols = [c for c in (*SHIP_COLS, "basis", "valid_until") if c in rows]
+    rows = rows[cols].assign(
+        _lid=np.where((kc >= 0) & (fc >= 0), kc * (int(fc.max(initial=0)) + 1) + fc, -1), _kc=kc,
+        _pc=pc, _cc=cc, _cur=codes(rows, "currency"),
     )
-    aut = provenance_order(rows[(rows["basis"] == "authorized").fillna(False).to_numpy() & (rows["_lid"] >= 0)])
-    act = rows[(rows["basis"] == "actual").fillna(False)]
+    is_aut = (rows["basis"] == "authorized").fillna(False).to_numpy()
+    is_act = (rows["basis"] == "actual").fillna(False).to_numpy()
+    aut = provenance_order(rows[is_aut & (rows["_lid"] >= 0).to_numpy()])
 
     lic = aut.groupby("_lid", sort=True).agg(
         flow=("flow", "first"), licence_key=("licence_key", "first"),
         lic_uid=("row_uid", "first"), issue=("date", "min"), expiry=("valid_until", "max"),
     )
     lic["n_cats"] = aut[aut["_cc"] >= 0].groupby("_lid")["_cc"].nunique().reindex(lic.index, fill_value=0)
+    lic["n_partners"] = aut[aut["_pc"] >= 0].groupby("_lid")["_pc"].nunique().reindex(lic.index, fill_value=0)
     lic["lic_withheld"] = aut["withheld"].fillna(False).astype(bool).groupby(aut["_lid"]).any()
     lic["partners"] = join_sorted(aut, "_lid", "partner_state")
     lic["categories"] = join_sorted(aut, "_lid", "category")
@@ -88,19 +110,31 @@ def build_links(rows: pd.DataFrame) -> Links:
     # over-shipment bucket: the category on a multi-category licence, else the whole licence (-2)
     lines["bucket"] = np.where(lines["n_cats"] > 1, lines["_cc"], -2)
 
-    ship = act.reset_index(drop=True)
-    ship = ship.merge(lic.drop(columns=["flow", "licence_key"]), on="_lid", how="left")
-    status = np.full(len(ship), UNKNOWN, dtype=object)
-    status[np.isin(ship["_kc"].to_numpy(), aut["_kc"].unique())] = OTHER_FLOW
-    status[ship["lic_uid"].notna().to_numpy()] = LINKED
-    status[ship["_kc"].to_numpy() < 0] = NONE
-    ship["status"] = status
-    linked = ship["status"] == LINKED
-    ship["partner_ok"] = _flag_pairs(ship, aut, "_pc") | ~linked
-    ship["category_ok"] = _flag_pairs(ship, aut, "_cc") | ~linked
-    multi = (ship["n_cats"].fillna(0) > 1).to_numpy()
-    bucket = np.where(multi, ship["_cc"].to_numpy(), -2)
-    bucket[multi & ~ship["category_ok"].to_numpy()] = NO_BUCKET  # a category not on the licence
-    bucket[~linked.to_numpy()] = NO_BUCKET
-    ship["bucket"] = bucket
+    # each shipment's licence by position (lic is sorted by _lid)
+    lid = rows["_lid"].to_numpy()
+    lic_lid = lic["_lid"].to_numpy()
+    li = np.searchsorted(lic_lid, lid).clip(max=max(len(lic_lid) - 1, 0))
+    linked = is_act & (lid >= 0) & (lic_lid[li] == lid if len(lic_lid) else False)
+    li = np.where(linked, li, -1)
+    status = np.zeros(len(rows), dtype="int8")  # "" (not a shipment)
+    status[is_act] = 2  # UNKNOWN
+    status[is_act & pd.Series(kc).isin(pd.unique(aut["_kc"].to_numpy())).to_numpy()] = 3  # OTHER_FLOW
+    status[linked] = 4  # LINKED
+    status[is_act & (kc < 0)] = 1  # NONE
+    partner_ok = _pairs_in(lid, pc, aut["_lid"].to_numpy(), aut["_pc"].to_numpy()) | ~linked
+    category_ok = _pairs_in(lid, cc, aut["_lid"].to_numpy(), aut["_cc"].to_numpy()) | ~linked
+    n_cats = _take(lic["n_cats"].to_numpy(), li, 0)
+    multi = n_cats > 1
+    bucket = np.where(multi, cc, -2)
+    bucket[multi & ~category_ok] = NO_BUCKET  # a category not on the licence
+    bucket[~linked] = NO_BUCKET
+    ship = rows.assign(
+        status=pd.Categorical.from_codes(status, categories=["", NONE, UNKNOWN, OTHER_FLOW, LINKED]),
+        _li=li,
+        issue=pd.Series(_take(lic["issue"].to_numpy(), li, np.datetime64("NaT")), index=rows.index),
+        expiry=pd.Series(_take(lic["expiry"].to_numpy(), li, np.datetime64("NaT")), index=rows.index),
+        n_cats=n_cats, n_partners=_take(lic["n_partners"].to_numpy(), li, 0),
+        lic_withheld=_take(lic["lic_withheld"].to_numpy(dtype=bool), li, False),
+        partner_ok=partner_ok, category_ok=category_ok, bucket=bucket,
+    )
     return Links(shipments=ship, licences=lic, lines=lines)

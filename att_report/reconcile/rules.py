@@ -19,7 +19,9 @@ import pandas as pd
 from att_report import findings as fnd
 from att_report.findings import Severity
 from att_report.reconcile import link as lk
-from att_report.reconcile.common import emit_on, group_join, fmt_date, fmt_int, location, record_key, text
+from att_report.reconcile.common import (
+    codes, combine_codes, distinct, emit_on, fmt_date, fmt_int, group_join, location, record_key, text,
+)
 from att_report.reconcile.duplicates import exact_duplicates
 from att_report.rules import RuleContext, rule
 
@@ -110,29 +112,39 @@ def rule_shipment_licence_other_flow(records: pd.DataFrame, ctx: RuleContext) ->
 
 def _exceeded(records: pd.DataFrame, ctx: RuleContext, measure: str, code: str) -> pd.DataFrame:
     links = get_links(records, ctx)
-    s = links.shipments[links.shipments["bucket"] != lk.NO_BUCKET]
-    lines = links.lines
+    ship, lines = links.shipments, links.lines
     keys = ["_lid", "bucket"]
-    if s.empty or lines.empty:
+    checked = ship["bucket"].to_numpy() != lk.NO_BUCKET
+    if not checked.any() or lines.empty:
         return fnd.empty_frame()
+    # numbers only over the shipments: currencies compare by code (-1, missing, becomes NaN: skipped)
+    s = ship.loc[checked, [*keys, measure, "_cur"]]
+    s = s.assign(_cur=s["_cur"].where(s["_cur"] >= 0))
+    lines = lines.assign(_cc_cur=lines["_cur"].where(lines["_cur"] >= 0))
     lic = lines.groupby(keys, sort=False).agg(
         allowed=(measure, "sum"), known=(measure, "count"), n=("row_uid", "size"),
         lic_uid=("row_uid", "first"), cur=("currency", "nunique"), lic_cur=("currency", "first"),
+        lic_cur_code=("_cc_cur", "first"),
     )
     lic = lic[lic["known"] == lic["n"]]  # a line without the amount: the licensed total is unknown
     shp = s.groupby(keys, sort=False).agg(
-        shipped=(measure, "sum"), s_known=(measure, "count"), s_n=("row_uid", "size"),
-        s_cur=("currency", "nunique"), ship_cur=("currency", "first"),
+        shipped=(measure, "sum"), s_known=(measure, "count"), s_n=(measure, "size"),
+        s_cur=("_cur", "nunique"), ship_cur=("_cur", "first"),
     )
     both = shp.join(lic, how="inner")
     over = both["shipped"].astype("Float64") > both["allowed"].astype("Float64")
     if measure == "value":
         # values compare only in one currency (conversion belongs to compile)
-        over &= (both["cur"] == 1) & (both["s_cur"] == 1) & (both["lic_cur"] == both["ship_cur"])
+        over &= (both["cur"] == 1) & (both["s_cur"] == 1) & (both["lic_cur_code"] == both["ship_cur"])
     both = both[over.fillna(False)]
     if both.empty:
         return fnd.empty_frame()
-    involved = s[[*keys, "src_agency", "src_file", "src_row"]].merge(both.reset_index()[keys], on=keys, how="inner")
+    # the shipments of the exceeded buckets (an integer key: a merge over all shipments is slow)
+    width = int(max(ship["bucket"].max(), 0)) + 12  # buckets run from NO_BUCKET (-9) up
+    key = ship["_lid"].to_numpy() * width + ship["bucket"].to_numpy() + 10
+    over_keys = both.index.get_level_values("_lid").to_numpy() * width + both.index.get_level_values("bucket").to_numpy() + 10
+    hit = checked & pd.Series(key).isin(over_keys).to_numpy()
+    involved = ship.loc[hit, [*keys, "src_agency", "src_file", "src_row"]]
     involved["loc"] = location(involved)
     related = group_join(involved, keys, "loc")
     counts = involved.groupby(keys, sort=False).size()
@@ -187,8 +199,10 @@ def rule_partner_mismatch(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFra
     ATT_REPORTING.md section 5 (destination mismatch). The shipment is
     reported under its own partner State unless the NPC overrides it.
     """
-    s = get_links(records, ctx).shipments
-    hit = s[~s["partner_ok"] & s["partner_state"].notna() & (s["partners"].fillna("") != "")]
+    links = get_links(records, ctx)
+    s = links.shipments
+    hit = links.with_licence(s[~s["partner_ok"] & s["partner_state"].notna()])
+    hit = hit[hit["partners"] != ""]
     msg = ("The shipment goes to " + text(hit["partner_state"]) + " but licence '" + text(hit["licence_no"])
            + "' names " + text(hit["partners"]) + ". Check with both agencies which is right; "
            "override partner_state if the shipment record is wrong.")
@@ -204,8 +218,10 @@ def rule_category_mismatch(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFr
     ATT_REPORTING.md section 5. Often a classification difference between
     customs and licensing; the shipment is reported under its own category.
     """
-    s = get_links(records, ctx).shipments
-    hit = s[~s["category_ok"] & s["category"].notna() & (s["categories"].fillna("") != "")]
+    links = get_links(records, ctx)
+    s = links.shipments
+    hit = links.with_licence(s[~s["category_ok"] & s["category"].notna()])
+    hit = hit[hit["categories"] != ""]
     msg = ("The shipment is in category " + text(hit["category"]) + " but licence '" + text(hit["licence_no"])
            + "' covers " + text(hit["categories"]) + ". Check the classification with both agencies.")
     return emit_on(hit, "category-mismatch", msg, field="category", value=text(hit["category"]),
@@ -219,8 +235,9 @@ def rule_shipment_before_licence(records: pd.DataFrame, ctx: RuleContext) -> pd.
     Enforces: ATT Art. 7 and 8 (authorization precedes the transfer);
     ATT_REPORTING.md section 5 (shipment outside validity).
     """
-    s = get_links(records, ctx).shipments
-    hit = s[(s["date"] < s["issue"]).fillna(False)]
+    links = get_links(records, ctx)
+    s = links.shipments
+    hit = links.with_licence(s[(s["date"] < s["issue"]).fillna(False)])
     msg = ("Shipped on " + fmt_date(hit["date"]) + ", before licence '" + text(hit["licence_no"])
            + "' was issued on " + fmt_date(hit["issue"]) + ". Check both dates (a day/month swap?).")
     return emit_on(hit, "shipment-before-licence", msg, field="date", value=fmt_date(hit["date"]),
@@ -234,8 +251,9 @@ def rule_shipment_after_expiry(records: pd.DataFrame, ctx: RuleContext) -> pd.Da
     Enforces: ATT Art. 7 and 8 (transfers under a valid authorization);
     ATT_REPORTING.md section 5 (shipment outside validity).
     """
-    s = get_links(records, ctx).shipments
-    hit = s[(s["date"] > s["expiry"]).fillna(False)]
+    links = get_links(records, ctx)
+    s = links.shipments
+    hit = links.with_licence(s[(s["date"] > s["expiry"]).fillna(False)])
     msg = ("Shipped on " + fmt_date(hit["date"]) + ", after licence '" + text(hit["licence_no"])
            + "' expired on " + fmt_date(hit["expiry"]) + ". Check for a licence extension or a wrong date.")
     return emit_on(hit, "shipment-after-expiry", msg, field="date", value=fmt_date(hit["date"]),
@@ -303,9 +321,10 @@ def rule_withheld_inconsistent(records: pd.DataFrame, ctx: RuleContext) -> pd.Da
     information may be left out): what the licensing authority withholds must
     not be published through the customs record of the same transfer.
     """
-    s = get_links(records, ctx).shipments
-    hit = s[(s["status"] == lk.LINKED) & s["lic_withheld"].fillna(False).astype(bool)
-            & ~s["withheld"].fillna(False).astype(bool)]
+    links = get_links(records, ctx)
+    s = links.shipments
+    hit = links.with_licence(s[(s["status"] == lk.LINKED) & s["lic_withheld"]
+                               & ~s["withheld"].fillna(False).astype(bool)])
     msg = ("Licence '" + text(hit["licence_no"]) + "' is marked withheld (Art. 13(3)) but this shipment "
            "is not, so it would be published. Mark the shipment withheld (override withheld=yes) or accept.")
     return emit_on(hit, "withheld-inconsistent", msg, field="withheld", value="no",
@@ -357,18 +376,20 @@ def rule_near_duplicate(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
     days = getattr(cfg, "near_duplicate_days", 14)
     tol = getattr(cfg, "near_duplicate_tolerance", 0.10)
     key = ["flow", "basis", "licence_key", "partner_state", "category"]
-    r = records[[*key, *PROV, "date", "quantity", "value"]].dropna(subset=key + ["date"])
-    r = r[r["quantity"].notna() | r["value"].notna()]
-    if r.empty:
+    # integer codes only until the pairs are known: the self-join can be large
+    g = combine_codes(*(codes(records, c) for c in key))
+    d = records["date"].to_numpy(dtype="datetime64[ns]")
+    usable = (g >= 0) & ~np.isnat(d) & (records["quantity"].notna() | records["value"].notna()).to_numpy()
+    if not usable.any():
         return fnd.empty_frame()
-    # integer codes only from here: the self-join can be large
+    pos = np.flatnonzero(usable)
     small = pd.DataFrame({
-        "g": r.groupby(key, sort=False).ngroup().to_numpy(),
-        "ag": pd.factorize(r["src_agency"], sort=True)[0],  # alphabetical: decides which side is "b"
-        "uid": r["row_uid"].to_numpy(),
-        "d": r["date"].to_numpy(dtype="datetime64[ns]").astype("int64"),
-        "q": r["quantity"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan),
-        "v": r["value"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan),
+        "g": g[pos],
+        "ag": codes(records, "src_agency")[pos],  # alphabetical: decides which side is "b"
+        "uid": pos,  # position in `records`
+        "d": d[pos].astype("int64"),
+        "q": records["quantity"].iloc[pos].astype("Float64").to_numpy(dtype="float64", na_value=np.nan),
+        "v": records["value"].iloc[pos].astype("Float64").to_numpy(dtype="float64", na_value=np.nan),
     })
     multi = small.groupby("g")["ag"].transform("nunique") > 1
     small = small[multi.to_numpy()]
@@ -383,13 +404,13 @@ def rule_near_duplicate(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
         q_close = np.abs(qa - qb) <= tol * np.fmax(qa, qb)
         v_close = np.abs(va - vb) <= tol * np.fmax(va, vb)
     amount_close = np.where(use_q, q_close, v_close)
-    pairs = pairs[close.to_numpy() & amount_close].rename(columns={"uid_a": "row_uid_a", "uid_b": "row_uid_b"})
+    pairs = pairs[close.to_numpy() & amount_close]
     if pairs.empty:
         return fnd.empty_frame()
-    by_uid = r[[*PROV, "date", "quantity"]].set_index("row_uid")
+    cols = [*PROV, "date", "quantity"]
     # the finding sits on the second agency's record: excluding it drops the duplicate
-    rows = by_uid.loc[pairs["row_uid_b"]].reset_index()
-    other = by_uid.loc[pairs["row_uid_a"]].reset_index()
+    rows = records[cols].iloc[pairs["uid_b"].to_numpy()].reset_index(drop=True)
+    other = records[cols].iloc[pairs["uid_a"].to_numpy()].reset_index(drop=True)
     other_loc = location(other)
     ident = _pair_key(record_key(rows), record_key(other))
     msg = ("Possibly the same transfer as " + other_loc + " (same licence, partner and category; dates "
@@ -407,9 +428,10 @@ def rule_duplicate_record_id(records: pd.DataFrame, ctx: RuleContext) -> pd.Data
     double counting (the same file sent twice, or a monthly and a cumulative
     file). One finding per repeated id, on its first row.
     """
-    r = records[list(PROV)]
-    r = r[r["record_id"].notna() & (text(r["record_id"]).str.strip() != "")]
-    dup = r[r.duplicated(["src_agency", "record_id"], keep=False)]
+    key = combine_codes(codes(records, "src_agency"), codes(records, "record_id"))
+    repeated = pd.Series(key).duplicated(keep=False).to_numpy() & (key >= 0)
+    dup = records.loc[repeated, list(PROV)]
+    dup = dup[text(dup["record_id"]).str.strip() != ""]
     if dup.empty:
         return fnd.empty_frame()
     dup = dup.sort_values(["src_agency", "record_id", "src_file", "src_sheet", "src_row"], kind="mergesort")
@@ -448,16 +470,17 @@ def rule_own_forces(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     return emit_on(hit, "own-forces", msg, field="partner_state", value=text(hit["partner_state"]))
 
 
-def _hs_facts(hs: pd.Series) -> pd.DataFrame:
-    """hs_lookup over the unique codes only, mapped back to `hs`."""
+def _hs_facts(records: pd.DataFrame, ctx: RuleContext) -> tuple[np.ndarray, pd.DataFrame]:
+    """(fact, facts): hs_lookup per distinct HS code; row i's facts are facts.iloc[fact[i]] (-1: no code)."""
     from att_report.normalise.categories import hs_lookup
 
-    codes = hs.astype("string").dropna().unique()
-    if len(codes) == 0:
-        return pd.DataFrame(index=hs.index, columns=["candidates", "out_of_scope", "heading"])
-    facts = hs_lookup(pd.Series(codes, dtype="string"))
-    facts.index = pd.Index(codes)
-    return facts.reindex(hs.astype("string").to_numpy()).set_axis(hs.index)
+    if "hs" not in ctx.extra:
+        fact, values = distinct(records, "hs_code")
+        facts = hs_lookup(values.astype("string"))
+        facts["out_of_scope"] = facts["out_of_scope"].fillna(False).astype(bool)
+        facts["candidates"] = text(facts["candidates"])
+        ctx.extra["hs"] = (fact, facts)
+    return ctx.extra["hs"]
 
 
 @rule("out-of-scope", Severity.WARNING, "reconcile")
@@ -468,29 +491,20 @@ def rule_out_of_scope(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     (Art. 3) and parts and components (Art. 4) are not reported
     (ATT_REPORTING.md sections 1 and 6). Excluded unless the NPC decides otherwise.
     """
-    r = records.loc[records["hs_code"].notna(), [*PROV, "hs_code"]]
-    if r.empty:
-        return fnd.empty_frame()
-    facts = _hs_facts(r["hs_code"])
-    hit = r[facts["out_of_scope"].fillna(False).astype(bool)]
-    heading = text(facts.loc[hit.index, "heading"])
+    fact, facts = _hs_facts(records, ctx)
+    oos = np.append(facts["out_of_scope"].to_numpy(dtype=bool), False)  # [-1]: no HS code
+    hit_pos = np.flatnonzero(oos[fact])
+    hit = records[[*PROV, "hs_code"]].iloc[hit_pos]
+    heading = pd.Series(text(facts["heading"]).to_numpy()[fact[hit_pos]], index=hit.index)
     msg = ("HS code " + text(hit["hs_code"]) + " (heading " + heading + ") is ammunition or parts, "
            "not reported under ATT Art. 13(3). Excluded; accept if it is a complete weapon "
            "(then correct the HS code with the agency).")
     return emit_on(hit, "out-of-scope", msg, field="hs_code", value=text(hit["hs_code"]))
 
 
-def _in_candidates(category: pd.Series, candidates: pd.Series) -> pd.Series:
-    """Per row: is the category one of the ';'-separated candidates (or under one of them)?"""
-    pairs = pd.DataFrame({"category": category.astype("string"), "candidates": candidates.astype("string")})
-    uniq = pairs.drop_duplicates().reset_index(drop=True)
-    ok = [  # per unique (category, candidates) pair, not per row
-        any(cat == c or str(cat).startswith(c + ".") for c in str(cands).split(";") if c)
-        for cat, cands in uniq.itertuples(index=False)
-    ]
-    uniq["_ok"] = ok
-    hit = pairs.merge(uniq, on=["category", "candidates"], how="left")["_ok"]
-    return pd.Series(hit.fillna(False).astype(bool).to_numpy(), index=category.index)
+def _fits(category: str, candidates: str) -> bool:
+    """Is the category one of the ';'-separated candidates (or under one of them)?"""
+    return any(category == c or category.startswith(c + ".") for c in candidates.split(";") if c)
 
 
 @rule("hs-category-mismatch", Severity.WARNING, "reconcile")
@@ -501,17 +515,21 @@ def rule_hs_category_mismatch(records: pd.DataFrame, ctx: RuleContext) -> pd.Dat
     crosswalk gives hints only, never the category). Check the category or the
     HS code with the agency.
     """
-    r = records.loc[records["hs_code"].notna() & records["category"].notna(), [*PROV, "hs_code", "category"]]
-    if r.empty:
+    fact, facts = _hs_facts(records, ctx)
+    cat, cats = distinct(records, "category")
+    known = np.append(((facts["candidates"] != "") & ~facts["out_of_scope"]).to_numpy(dtype=bool), False)
+    checked = known[fact] & (cat >= 0)
+    if not checked.any():
         return fnd.empty_frame()
-    facts = _hs_facts(r["hs_code"])
-    cands = text(facts["candidates"])
-    known = (cands != "") & ~facts["out_of_scope"].fillna(False).astype(bool)
-    r, cands = r[known], cands[known]
-    if r.empty:
-        return fnd.empty_frame()
-    hit = r[~_in_candidates(r["category"], cands)]
-    c = cands.loc[hit.index]
+    # per distinct (HS code, category) pair, not per row
+    pair = pd.DataFrame({"f": fact[checked], "c": cat[checked]})
+    uniq = pair.drop_duplicates()
+    cand_text, cat_text = facts["candidates"].to_numpy(dtype=object), cats.astype(str).to_numpy(dtype=object)
+    uniq = uniq.assign(_ok=[_fits(cat_text[c], cand_text[f]) for f, c in zip(uniq["f"].tolist(), uniq["c"].tolist())])
+    ok = pair.merge(uniq, on=["f", "c"], how="left")["_ok"].to_numpy(dtype=bool)
+    hit_pos = np.flatnonzero(checked)[~ok]
+    hit = records[[*PROV, "hs_code", "category"]].iloc[hit_pos]
+    c = pd.Series(cand_text[fact[hit_pos]], index=hit.index, dtype="string")
     msg = ("Category " + text(hit["category"]) + " does not fit HS code " + text(hit["hs_code"])
            + " (which suggests " + c.str.replace(";", " or ") + "). Check the category or the HS code.")
     return emit_on(hit, "hs-category-mismatch", msg, field="category", value=text(hit["category"]))
@@ -529,9 +547,12 @@ def rule_quantity_outlier(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFra
     limits = {c.code: c.outlier_quantity for c in load_categories() if getattr(c, "outlier_quantity", None)}
     if not limits:
         return fnd.empty_frame()
-    limit = records["category"].map(limits).astype("Float64")
-    hit = records.loc[(records["quantity"].astype("Float64") > limit).fillna(False), [*PROV, "category", "quantity"]]
-    lim = fmt_int(limit.loc[hit.index])
+    cat, cats = distinct(records, "category")  # the limits per distinct category, not per row
+    limit = np.append(cats.map(limits).astype("Float64").to_numpy(dtype="float64", na_value=np.nan), np.nan)[cat]
+    qty = records["quantity"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    hit_pos = np.flatnonzero(qty > limit)
+    hit = records[[*PROV, "category", "quantity"]].iloc[hit_pos]
+    lim = fmt_int(pd.Series(limit[hit_pos], index=hit.index))
     msg = (fmt_int(hit["quantity"]) + " items of category " + text(hit["category"]) + " in one line is more than "
            + lim + ", implausible for this category. Check whether a value, a weight or a customs "
            "quantity was entered as the number of items.")
