@@ -28,8 +28,9 @@ from att_report.reconcile import rules as _rules  # noqa: F401  (registers the r
 from att_report.reconcile.decisions import (
     Decisions, apply_decisions, load_decisions, unresolved_errors,
 )
-from att_report.reconcile.duplicates import apply_merges, exact_duplicates
-from att_report.reconcile.rules import EXCLUDING_CODES
+from att_report.reconcile.common import add_codes
+from att_report.reconcile.duplicates import EXACT_COLUMNS, apply_merges, exact_duplicates
+from att_report.reconcile.rules import EXCLUDING_CODES, RULE_COLUMNS
 from att_report.rules import RuleContext, run_rules
 
 __all__ = [
@@ -73,14 +74,14 @@ def targets_for(findings: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     return out.drop_duplicates().sort_values(cols, kind="mergesort").reset_index(drop=True)
 
 
-def _set_fields(records: pd.DataFrame, pos, overrides) -> pd.DataFrame:
-    for field, value in overrides:
-        col = records.columns.get_loc(field)
-        records.iloc[pos, col] = value
+def _set_fields(records: pd.DataFrame, sets: dict[str, dict[int, object]]) -> None:
+    """Set field -> {row position: value}, one assignment per field (each one copies the column)."""
+    for field, values in sets.items():
+        pos = list(values)
+        records.iloc[pos, records.columns.get_loc(field)] = list(values.values())
         if field == "licence_no":
             keys = licence_key(records["licence_no"].iloc[pos].astype("string"))
             records.iloc[pos, records.columns.get_loc("licence_key")] = keys.to_numpy()
-    return records
 
 
 def _not_applicable(decision, fid: str, why: str, where: pd.Series | None) -> Finding:
@@ -104,10 +105,11 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
     an intake warning points at) reach their records.
     """
     out = records.copy()
-    valid = out["valid"].astype(bool)
-    merges = exact_duplicates(out[valid])
+    valid = out["valid"].astype(bool).to_numpy()
+    merges = exact_duplicates(out.loc[valid, list(EXACT_COLUMNS)])
     out = apply_merges(out, merges)
-    active = out[valid & (out["disposition"] != "merged")]
+    # only the columns the rules read, coded once for all rules (after merging: survivors' fills count)
+    active = add_codes(out.loc[valid & (out["disposition"] != "merged").to_numpy(), list(RULE_COLUMNS)])
     ctx = RuleContext(config, extra={"merges": merges})
     found = fnd.sort_frame(run_rules("reconcile", active, ctx))
 
@@ -134,6 +136,9 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
     decided = targets[targets["finding_id"].isin(list(by_id))]
     target_map = {fid: list(uids) for fid, uids in decided.groupby("finding_id")["row_uid"]}
     known = set(every["finding_id"])
+    # the effects are gathered, then set once per column: a cell set costs a copy of its column
+    excluded: dict[int, str] = {}
+    sets: dict[str, dict[int, object]] = {}
     for fid in sorted(by_id):  # per decision, not per record
         d = by_id[fid]
         if d.decision == "accept" or fid not in known:
@@ -155,14 +160,18 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
                                                 "decide the finding on that record instead.", row))
                 continue
             if d.decision == "exclude":
-                out.iloc[i, disp_col] = "excluded"
-                out.iloc[i, ref_col] = f"decision {fid}"
+                excluded[i] = f"decision {fid}"
                 effect = "excluded"
             else:
-                _set_fields(out, [i], d.overrides)
+                for field, value in d.overrides:
+                    sets.setdefault(field, {})[i] = value
                 effect = "set " + d.override_text
             applied.append({"finding_id": fid, "decision": d.decision, "row_uid": uid, "location": loc,
                             "effect": effect, "note": d.note, "line": d.line})
+    if excluded:
+        out.iloc[list(excluded), disp_col] = "excluded"
+        out.iloc[list(excluded), ref_col] = list(excluded.values())
+    _set_fields(out, sets)
 
     found = fnd.concat([found, fnd.to_frame(problems)])
     found, _stale = apply_decisions(found, decisions)

@@ -24,6 +24,11 @@ COALESCE = ("value", "currency", "hs_code", "origin_state", "intermediate_states
             "description", "end_user", "comments", "valid_until")
 
 
+#: The columns exact_duplicates reads.
+EXACT_COLUMNS = ("row_uid", "src_agency", "src_file", "src_sheet", "src_row", "record_id", *EXACT_KEY,
+                 "value", "currency")
+
+
 def _group_ids(rows: pd.DataFrame) -> pd.Series:
     """Rows with identical EXACT_KEY share an id (missing values equal each other)."""
     key = rows[list(EXACT_KEY)]
@@ -42,8 +47,7 @@ def exact_duplicates(rows: pd.DataFrame) -> pd.DataFrame:
     in provenance order.
     """
     cols = ["row_uid", "survivor_uid", "merged_loc", "survivor_loc", "merged_key", "survivor_key"]
-    rows = rows[["row_uid", "src_agency", "src_file", "src_sheet", "src_row", "record_id", *EXACT_KEY,
-                 "value", "currency"]]
+    rows = rows[list(EXACT_COLUMNS)]
     usable = rows[rows["date"].notna() & (rows["quantity"].notna() | rows["value"].notna())]
     if usable.empty:
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})

@@ -28,6 +28,11 @@ from att_report.rules import RuleContext, rule
 #: Provenance columns a finding needs (rules narrow frames to what they use: every filter copies each column)
 PROV = ("row_uid", "src_agency", "src_file", "src_sheet", "src_row", "record_id")
 
+#: The columns the reconcile rules read: reconcile() hands them only these (plus integer codes,
+#: see common.CODED), since every row filter copies each column. A rule reading another adds it here.
+RULE_COLUMNS = (*PROV, "flow", "basis", "licence_no", "licence_key", "date", "valid_until", "partner_state",
+                "category", "hs_code", "quantity", "value", "currency", "withheld")
+
 #: Findings of these codes exclude their record unless the NPC decides otherwise.
 EXCLUDING_CODES = ("own-forces", "out-of-scope")
 
