@@ -10,6 +10,7 @@ import zipfile
 from pathlib import Path
 
 import openpyxl
+import pandas as pd
 import pytest
 
 from att_report.compile import compile_report
@@ -73,7 +74,9 @@ def test_table_layout_headers_categories_partners(tmp_path):
     assert tanks[0][3] == "Belgium; Netherlands"
     assert tanks[0][4] == 3 and tanks[0][5] == 3_000_000
     assert ws.freeze_panes == f"A{h + 1}"
-    assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth == 1
+    # fit to one page wide (fitToWidth left out means its OOXML default, 1), any number of pages tall
+    assert ws.page_setup.orientation == "landscape" and ws.page_setup.fitToWidth in (None, 1)
+    assert ws.sheet_properties.pageSetUpPr.fitToPage and ws.page_setup.fitToHeight == 0
     assert ws.sheet_properties.pageSetUpPr.fitToPage
 
 
@@ -204,3 +207,58 @@ def test_opens_cleanly_in_libreoffice_and_prints(tmp_path):
         assert "Exports of conventional arms covered under Article 2(1)" in text
         assert "Final importing State" in text and "Exporting State" in text
         assert "VIII.SA.2 Rifles and carbines" in text and "Germany" in text
+
+
+def test_per_transfer_lines_written_in_chunks_match_the_model(tmp_path, monkeypatch):
+    """A per-transfer table (one line per record) written in small chunks: every line's cells,
+    its category band, its number format and a taller row for wrapped text."""
+    monkeypatch.setattr(report_xlsx, "CHUNK_LINES", 7)
+    partners = ["DEU", "FRA", "AUS", "USA"]
+    cats = ["I", "II", "VIII.SA.2", "III"]
+    long_text = "Line one\nline two\nline three"
+    records = make_records([
+        rec(record_id=str(i), partner_state=partners[i % 4], category=cats[i % 3 if i % 5 else 3],
+            quantity=None if i % 6 == 0 else i, value=float(i) * 1000.5 if i % 4 else None,
+            description=("=HYPERLINK(1)" if i == 3 else long_text if i == 5 else f"item {i}"),
+            comments="" if i % 2 else f"note {i}")
+        for i in range(1, 41)
+    ])
+    path, model = build(tmp_path, records=records, exports={"aggregate": "per_transfer"})
+    lines = model.exports.sections[0].lines
+    assert len(lines) == 40
+    ws = openpyxl.load_workbook(path)["Exports"]
+    (h,) = header_rows(ws)
+    tpl = load_template()
+    display = tpl.category_display
+    body = [row for row in ws.iter_rows(min_row=h + 1) if row[0].value]
+    by_cat: dict[str, list] = {}
+    for row in body:
+        by_cat.setdefault(row[0].value, []).append(row)
+    from att_report.normalise.countries import country_name
+
+    written = [r for c in tpl.categories for r in by_cat.get(display[c.code], []) if r[1].value is not None]
+    assert len(written) == 40
+    for row, line in zip(written, lines.itertuples(index=False)):
+        assert row[0].value == display[line.category]
+        assert row[1].value == country_name(line.partner)
+        assert row[4].value == (None if pd.isna(line.number) else int(line.number))
+        assert row[5].value == (None if pd.isna(line.value) else line.value)
+        assert row[6].value == line.description and row[6].data_type == "s"
+        assert row[7].value == (line.comments or None)
+        if row[5].value is not None:
+            assert row[5].number_format == "#,##0"
+        assert all(cell.border.left.style == "thin" for cell in row[:8])
+        if line.description == long_text:
+            assert ws.row_dimensions[row[0].row].height == pytest.approx(45, abs=1)
+    # bands alternate per category (shown in template order, empty ones included)
+    fills = [by_cat[display[c.code]][0][0].fill.fill_type for c in tpl.categories]
+    assert fills[:4] == [None, "solid", None, "solid"]
+
+
+def test_over_long_text_is_refused_not_cut(tmp_path):
+    from att_report.render.xlsxio import CellTooLong
+
+    records = make_records([rec(record_id="1", partner_state="DEU", category="I", quantity=1, value=1.0,
+                                description="x" * 40_000)])
+    with pytest.raises(CellTooLong):
+        build(tmp_path, records=records)

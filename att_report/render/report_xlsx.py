@@ -5,40 +5,51 @@ National definitions, Sources (optional, not for submission). Layout of a
 table sheet: a title block, then per basis section a section title row, one
 header row with the template's eight columns, and the lines grouped by
 category in template order; a category with no lines still shows (empty).
-Every text goes through xlsxio.set_text (never a formula); the file is saved
-deterministically (xlsxio.save_workbook).
+
+Written with XlsxWriter in constant-memory mode, every cell format created
+once per workbook (a per-transfer report can hold a million lines: styling
+each cell with openpyxl took minutes). Every agency text is written as a
+string (never a formula), formula-like text also gets a quote prefix, and the
+file is saved deterministically (xlsxio.save_xlsxwriter).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
-from openpyxl import Workbook
-from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.page import PageMargins
 
 from att_report.compile.model import ReportModel, TableModel
 from att_report.render import xlsxio
 
 #: Above this many Sources rows the provenance goes to a csv beside the workbook.
 SOURCES_MAX_ROWS = 100_000
+#: Lines converted to Python objects at a time (bounds memory for a million-line table).
+CHUNK_LINES = 50_000
 
-FONT = "Calibri"  # the workbook default; named so bold text does not fall back to a serif font
-TITLE_FONT = Font(name=FONT, bold=True, size=14)
-SUBTITLE_FONT = Font(name=FONT, bold=True, size=11)
-HEADER_FONT = Font(name=FONT, bold=True, size=11)
-DRAFT_FONT = Font(name=FONT, bold=True, size=14, color="C00000")
-NIL_FONT = Font(name=FONT, bold=True, size=12)
-LINK_FONT = Font(name=FONT, color="0563C1", underline="single")
-SECTION_FILL = PatternFill("solid", fgColor="C9D6E8")
-BAND_FILL = PatternFill("solid", fgColor="F3F6FA")
-TO_FILL = PatternFill("solid", fgColor="FFF2CC")
-THIN = Side(style="thin", color="A0A0A0")
-BOX = Border(left=THIN, right=THIN, top=THIN, bottom=THIN)
-WRAP = Alignment(wrap_text=True, vertical="top")
-NUMBER_FORMAT = "#,##0"
+FONT = "Calibri"  # the workbook default, named so bold text never falls back to a serif font
+# XlsxWriter format properties (combined into formats once per workbook by _Formats)
+TITLE_FONT = {"bold": True, "font_size": 14}
+SUBTITLE_FONT = {"bold": True, "font_size": 11}
+HEADER_FONT = {"bold": True, "font_size": 11}
+DRAFT_FONT = {"bold": True, "font_size": 14, "font_color": "#C00000"}
+STATUS_FONT = {"bold": True, "font_color": "#C00000"}
+NIL_FONT = {"bold": True, "font_size": 12}
+LINK_FONT = {"font_color": "#0563C1", "underline": 1}
+SECTION_FILL = {"pattern": 1, "bg_color": "#C9D6E8"}
+BAND_FILL = {"pattern": 1, "bg_color": "#F3F6FA"}
+TO_FILL = {"pattern": 1, "bg_color": "#FFF2CC"}
+HEADER_FILL = {"pattern": 1, "bg_color": "#DDE4EE"}
+BOX = {"border": 1, "border_color": "#A0A0A0"}
+WRAP = {"text_wrap": True, "valign": "top"}
+TOP = {"valign": "top"}
+NUMBER_FORMAT = {"num_format": "#,##0"}
+QUOTE = {"quote_prefix": True}
+SOURCES_HEADERS = ["Line", "Agency", "File", "Sheet", "Rows", "Number of rows"]
+SOURCES_WIDTHS = [14, 22, 40, 16, 40, 15]
+LINE_HEIGHT = 15.0  # points per text line at the default 11 pt font
+_FORMULA_START = ("=", "+", "-", "@", "#")
 
 
 def sources_csv_path(path: Path) -> Path:
@@ -87,19 +98,24 @@ def cover_values(model: ReportModel) -> dict[str, str]:
     return values
 
 
-def _page_setup(ws, *, print_title_row: int | None = None) -> None:
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.paperSize = ws.PAPERSIZE_A4
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr.fitToPage = True
-    ws.page_margins = PageMargins(left=0.4, right=0.4, top=0.5, bottom=0.5)
-    ws.print_options.gridLines = False
-    if print_title_row:
-        ws.print_title_rows = f"{print_title_row}:{print_title_row}"
+# --- text and row heights -----------------------------------------------------
+
+def _safe(value: object) -> str:
+    """One cell's text: control characters removed, over-long text refused (xlsxio.CellTooLong)."""
+    text = xlsxio.clean_text("" if value is None or value is pd.NA else value)
+    if len(text) > xlsxio.EXCEL_CELL_LIMIT:
+        raise xlsxio.CellTooLong(f"text of {len(text)} characters exceeds Excel's "
+                                 f"{xlsxio.EXCEL_CELL_LIMIT}-character cell limit")
+    return text
 
 
-LINE_HEIGHT = 15.0  # points per text line at the default 11 pt font
+def _safe_column(values: pd.Series) -> pd.Series:
+    """_safe for a whole column, once per distinct value."""
+    text = values.astype("string").fillna("")
+    codes, uniques = pd.factorize(text, use_na_sentinel=False)
+    cleaned = np.array([_safe(u) for u in uniques], dtype=object)
+    return pd.Series(cleaned[codes] if len(codes) else np.array([], dtype=object), index=text.index,
+                     dtype=object)
 
 
 def _lines_needed(text: str, width: float) -> int:
@@ -108,69 +124,113 @@ def _lines_needed(text: str, width: float) -> int:
     return sum(max(1, -(-len(part) // per_line)) for part in str(text).split("\n"))
 
 
-def _fit_row(ws, row: int, widths: dict[int, float]) -> None:
-    """Give a row the height its wrapped text needs (LibreOffice keeps the stored height)."""
-    need = 1
-    for col, width in widths.items():
-        value = ws.cell(row=row, column=col).value
-        if isinstance(value, str) and value:
-            need = max(need, _lines_needed(value, width))
-    if need > 1:
-        ws.row_dimensions[row].height = LINE_HEIGHT * need
+def _lines_needed_column(text: pd.Series, width: float) -> np.ndarray:
+    """_lines_needed for a column of texts (vectorised; texts with line breaks one by one)."""
+    per_line = max(1, int(width * 1.2))
+    s = text.astype("string").fillna("")
+    need = np.maximum(1, -(-s.str.len().to_numpy(dtype="int64") // per_line))
+    multi = s.str.contains("\n", regex=False).to_numpy(dtype=bool)
+    for i in np.flatnonzero(multi):  # few texts have line breaks
+        need[i] = _lines_needed(s.iat[i], width)
+    return need
 
 
-def _text(ws, row: int, col: int, value: object, *, font=None, fill=None, align=WRAP, border=None):
-    cell = ws.cell(row=row, column=col)
-    xlsxio.set_text(cell, "" if value is None or value is pd.NA else value)
-    if font:
-        cell.font = font
-    if fill:
-        cell.fill = fill
-    if align:
-        cell.alignment = align
-    if border:
-        cell.border = border
-    return cell
+def _row_height(texts: list[str], widths: list[float]) -> float | None:
+    """The height a row's wrapped texts need (LibreOffice keeps the stored height); None: default."""
+    need = max([1, *(_lines_needed(t, w) for t, w in zip(texts, widths) if t)])
+    return LINE_HEIGHT * need if need > 1 else None
 
 
-def _banner(ws, row: int, value: str, ncols: int, total_width: float, *, font=None, fill=None) -> None:
-    """A title-block line across the table's width (merged, wrapped, height fitted)."""
-    _text(ws, row, 1, value, font=font, fill=fill, align=Alignment(wrap_text=True, vertical="top"))
-    ws.merge_cells(start_row=row, start_column=1, end_row=row, end_column=ncols)
-    lines = _lines_needed(value, total_width * 0.9)
-    size = font.size if font is not None and font.size else 11
-    ws.row_dimensions[row].height = max(LINE_HEIGHT, size * 1.4) * lines
+def _is_formula_like(text: str) -> bool:
+    return text.startswith(_FORMULA_START)
 
 
-def _write_cover(wb: Workbook, model: ReportModel) -> None:
+# --- the writer -------------------------------------------------------------------
+
+class _Formats:
+    """XlsxWriter formats, each combination created once per workbook."""
+
+    def __init__(self, wb) -> None:
+        self.wb = wb
+        self.cache: dict[tuple, object] = {}
+
+    def __call__(self, *parts: dict | None, quote: bool = False):
+        props: dict = {"font_name": FONT}
+        for part in parts:
+            if part:
+                props.update(part)
+        if quote:
+            props.update(QUOTE)
+        key = tuple(sorted(props.items()))
+        fmt = self.cache.get(key)
+        if fmt is None:
+            fmt = self.cache[key] = self.wb.add_format(props)
+        return fmt
+
+
+class _Sheet:
+    """A worksheet addressed with Excel's 1-based rows and columns (as the layout is described)."""
+
+    def __init__(self, wb, fmt: _Formats, name: str) -> None:
+        self.ws = wb.add_worksheet(name)
+        self.fmt = fmt
+
+    def text(self, row: int, col: int, value: object, *style: dict | None, align: dict | None = WRAP) -> str:
+        text = _safe(value)
+        fmt = self.fmt(*style, align, quote=_is_formula_like(text))
+        if text:
+            self.ws.write_string(row - 1, col - 1, text, fmt)
+        else:
+            self.ws.write_blank(row - 1, col - 1, None, fmt)
+        return text
+
+    def blank(self, row: int, col: int, *style: dict | None) -> None:
+        self.ws.write_blank(row - 1, col - 1, None, self.fmt(*style))
+
+    def height(self, row: int, height: float | None) -> None:
+        if height:
+            self.ws.set_row(row - 1, height)
+
+    def width(self, col: int, width: float) -> None:
+        self.ws.set_column(col - 1, col - 1, width)
+
+    def page_setup(self, *, print_title_row: int | None = None, portrait: bool = False) -> None:
+        ws = self.ws
+        ws.set_portrait() if portrait else ws.set_landscape()
+        ws.set_paper(9)  # A4
+        ws.fit_to_pages(1, 0)
+        ws.set_margins(left=0.4, right=0.4, top=0.5, bottom=0.5)
+        ws.hide_gridlines(1)  # not printed, shown on screen
+        if print_title_row:
+            ws.repeat_rows(print_title_row - 1)
+
+
+def _write_cover(wb, fmt: _Formats, model: ReportModel) -> None:
     tpl = model.template
-    ws = wb.create_sheet(tpl.sheets["cover"])
-    ws.column_dimensions["A"].width = 48
-    ws.column_dimensions["B"].width = 70
-    _text(ws, 1, 1, tpl.title, font=TITLE_FONT, align=Alignment(vertical="top"))
-    row = 2
+    sh = _Sheet(wb, fmt, tpl.sheets["cover"])
+    sh.width(1, 48)
+    sh.width(2, 70)
+    sh.text(1, 1, tpl.title, TITLE_FONT, align=TOP)
     if model.cover.draft:
-        _text(ws, row, 1, "DRAFT", font=DRAFT_FONT)
-        _text(ws, row, 2, tpl.texts["draft"], font=DRAFT_FONT)
+        sh.text(2, 1, "DRAFT", DRAFT_FONT)
+        sh.text(2, 2, tpl.texts["draft"], DRAFT_FONT)
     row = 3
     values = cover_values(model)
     for field in tpl.cover:
         if field.section:
             row += 1
-            _text(ws, row, 1, field.section, font=SUBTITLE_FONT, fill=SECTION_FILL)
-            ws.cell(row=row, column=2).fill = SECTION_FILL
+            sh.text(row, 1, field.section, SUBTITLE_FONT, SECTION_FILL)
+            sh.blank(row, 2, SECTION_FILL)
             row += 1
-        _text(ws, row, 1, field.label, border=BOX)
         value = values.get(field.key, "")
-        cell = _text(ws, row, 2, value, border=BOX)
-        if field.key == "submission_date" and not value:
-            cell.fill = TO_FILL  # left for the NPC to fill in
-        if field.key == "status" and model.cover.draft:
-            cell.font = Font(name=FONT, bold=True, color="C00000")
-        _fit_row(ws, row, {1: 48, 2: 70})
+        label = _safe(field.label)
+        sh.height(row, _row_height([label, _safe(value)], [48, 70]))
+        sh.text(row, 1, label, BOX)
+        fill = TO_FILL if field.key == "submission_date" and not value else None  # left for the NPC
+        font = STATUS_FONT if field.key == "status" and model.cover.draft else None
+        sh.text(row, 2, value, BOX, fill, font)
         row += 1
-    _page_setup(ws)
-    ws.page_setup.orientation = "portrait"
+    sh.page_setup(portrait=True)
 
 
 def _section_title(model: ReportModel, table: TableModel, basis: str) -> str:
@@ -178,23 +238,30 @@ def _section_title(model: ReportModel, table: TableModel, basis: str) -> str:
     return model.template.basis_text[basis].format(flows=flows, year=model.cover.year)
 
 
-def _write_table(wb: Workbook, model: ReportModel, table: TableModel) -> None:
+def _write_table(wb, fmt: _Formats, model: ReportModel, table: TableModel) -> None:
     tpl = model.template
     text = tpl.tables[table.key]
     c = model.cover
-    ws = wb.create_sheet(tpl.sheets[table.key])
+    sh = _Sheet(wb, fmt, tpl.sheets[table.key])
     ncols = len(tpl.columns)
-    widths = {i: col.width for i, col in enumerate(tpl.columns, start=1)}
-    for i, col in enumerate(tpl.columns, start=1):
-        ws.column_dimensions[get_column_letter(i)].width = col.width
-    total = sum(widths.values())
+    widths = [col.width for col in tpl.columns]
+    for i, width in enumerate(widths, start=1):
+        sh.width(i, width)
+    total = sum(widths)
+    row = 1
 
-    def banner(value: str, font=None, fill=None) -> None:
+    def banner(value: str, font: dict | None = None, fill: dict | None = None) -> None:
+        """A title-block line across the table's width (merged, wrapped, height fitted)."""
         nonlocal row
-        _banner(ws, row, value, ncols, total, font=font, fill=fill)
+        value = _safe(value)
+        size = (font or {}).get("font_size", 11)
+        sh.height(row, max(LINE_HEIGHT, size * 1.4) * _lines_needed(value, total * 0.9))
+        sh.ws.merge_range(row - 1, 0, row - 1, ncols - 1, "",
+                          fmt(font, fill, WRAP, quote=_is_formula_like(value)))
+        if value:
+            sh.ws.write_string(row - 1, 0, value, fmt(font, fill, WRAP, quote=_is_formula_like(value)))
         row += 1
 
-    row = 1
     banner(text.title, TITLE_FONT)
     banner(f"{c.state_name} ({c.state}) - calendar year {c.year} - {tpl.title}")
     if table.measure != "number":
@@ -206,8 +273,7 @@ def _write_table(wb: Workbook, model: ReportModel, table: TableModel) -> None:
         banner(text.nil_text.format(state=c.state_name, year=c.year), NIL_FONT)
     if len(table.sections) > 1:
         banner(tpl.basis_text["both_note"], SUBTITLE_FONT)
-    headers = tpl.headers(table.key)
-    display = tpl.category_display
+    headers = [_safe(h) for h in tpl.headers(table.key)]
     first_header = None
     for section in table.sections:
         row += 1
@@ -215,15 +281,16 @@ def _write_table(wb: Workbook, model: ReportModel, table: TableModel) -> None:
         if section.lines.empty and not table.nil:
             title += " - " + text.empty_section_text.format(year=c.year)
         banner(title, SUBTITLE_FONT, SECTION_FILL)
+        sh.height(row, _row_height(headers, widths))
         for col, header in enumerate(headers, start=1):
-            _text(ws, row, col, header, font=HEADER_FONT, fill=xlsxio.HEADER_FILL, border=BOX)
-        _fit_row(ws, row, widths)
+            sh.text(row, col, header, HEADER_FONT, HEADER_FILL, BOX)
         first_header = first_header or row
         row += 1
-        row = _write_lines(ws, row, section.lines, display, [cat.code for cat in tpl.categories], widths)
+        row = _write_lines(sh, row, section.lines, tpl.category_display, [cat.code for cat in tpl.categories],
+                           widths)
     if first_header:
-        ws.freeze_panes = ws.cell(row=first_header + 1, column=1)
-        _page_setup(ws, print_title_row=first_header)
+        sh.ws.freeze_panes(first_header, 0)
+        sh.page_setup(print_title_row=first_header)
 
 
 def _names(codes: pd.Series) -> pd.Series:
@@ -235,88 +302,111 @@ def _names(codes: pd.Series) -> pd.Series:
 def _intermediate_names(codes: pd.Series) -> pd.Series:
     """"DEU;FRA" -> "Germany; France" (names hold commas, so '; ' separates)."""
     text = codes.astype("string").fillna("")
-    uniques = text.unique()
     mapping = {}
-    for u in uniques:  # per distinct value, not per line
+    for u in text.unique():  # per distinct value, not per line
         parts = [p for p in str(u).split(";") if p.strip()]
         mapping[u] = "; ".join(_names(pd.Series(parts, dtype="string")).tolist()) if parts else ""
     return text.map(mapping)
 
 
-def _write_lines(ws, row: int, lines: pd.DataFrame, display: dict[str, str], order: list[str],
-                 widths: dict[int, float]) -> int:
+def _numbers(values: pd.Series) -> np.ndarray:
+    """Numbers as Python int/float (whole numbers as int), None when blank."""
+    v = values.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    out = v.astype(object)
+    out[np.isnan(v)] = None
+    whole = ~np.isnan(v) & (np.mod(v, 1) == 0) & (np.abs(v) < 2**53)
+    out[whole] = v[whole].astype("int64").astype(object)
+    return out
+
+
+def _write_lines(sh: _Sheet, row: int, lines: pd.DataFrame, display: dict[str, str], order: list[str],
+                 widths: list[float]) -> int:
     """Lines grouped by category in template order; empty categories shown empty."""
-    frame = lines.assign(
-        pname=_names(lines["partner"]), oname=_names(lines["origin"]),
-        iname=_intermediate_names(lines["intermediates"]),
-    )
-    by_cat = {code: part for code, part in frame.groupby("category", sort=False)} if not frame.empty else {}
-    extra = [code for code in by_cat if code not in display]
+    fmt, ws = sh.fmt, sh.ws
+    category = lines["category"].astype("string").fillna("")
+    positions: dict[str, np.ndarray] = {}
+    if not lines.empty:
+        codes, uniques = pd.factorize(category, use_na_sentinel=False)
+        order_in = np.argsort(codes, kind="stable")  # lines keep their order within a category
+        bounds = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(uniques)))]
+        positions = {u: order_in[bounds[k]:bounds[k + 1]] for k, u in enumerate(uniques)}
+    extra = [code for code in positions if code not in display]
     band = False
     for code in [*order, *sorted(extra)]:
-        label = display.get(code) or (code if code else "(no category)")
+        label = _safe(display.get(code) or (code if code else "(no category)"))
         fill = BAND_FILL if band else None
         band = not band
-        part = by_cat.get(code)
-        if part is None or part.empty:
-            _text(ws, row, 1, label, fill=fill, border=BOX)
-            for col in range(2, 9):
-                cell = ws.cell(row=row, column=col)
-                cell.border = BOX
-                if fill:
-                    cell.fill = fill
-            _fit_row(ws, row, widths)
+        pos = positions.get(code)
+        label_fmt = fmt(fill, BOX, WRAP, quote=_is_formula_like(label))
+        label_need = _lines_needed(label, widths[0]) if label else 1
+        if pos is None or len(pos) == 0:
+            sh.height(row, LINE_HEIGHT * label_need if label_need > 1 else None)
+            ws.write_string(row - 1, 0, label, label_fmt) if label else ws.write_blank(row - 1, 0, None, label_fmt)
+            empty = fmt(fill, BOX)
+            for col in range(1, 8):
+                ws.write_blank(row - 1, col, None, empty)
             row += 1
             continue
-        for rec in part.itertuples(index=False):
-            _text(ws, row, 1, label, fill=fill, border=BOX)
-            _text(ws, row, 2, rec.pname, fill=fill, border=BOX)
-            _text(ws, row, 3, rec.oname, fill=fill, border=BOX)
-            _text(ws, row, 4, rec.iname, fill=fill, border=BOX)
-            for col, value in ((5, rec.number), (6, rec.value)):
-                cell = ws.cell(row=row, column=col)
-                if value is not None and value is not pd.NA and not pd.isna(value):
-                    v = float(value)
-                    cell.value = int(v) if v.is_integer() else v
-                    cell.number_format = NUMBER_FORMAT
-                cell.border = BOX
-                cell.alignment = Alignment(vertical="top")
-                if fill:
-                    cell.fill = fill
-            _text(ws, row, 7, rec.description, fill=fill, border=BOX)
-            _text(ws, row, 8, rec.comments, fill=fill, border=BOX)
-            _fit_row(ws, row, widths)
-            row += 1
+        text_fmt = (fmt(fill, BOX, WRAP), fmt(fill, BOX, WRAP, quote=True))
+        num_fmt, no_num = fmt(fill, BOX, TOP, NUMBER_FORMAT), fmt(fill, BOX, TOP)
+        for start in range(0, len(pos), CHUNK_LINES):
+            part = lines.iloc[pos[start:start + CHUNK_LINES]]
+            texts = [
+                _safe_column(_names(part["partner"])), _safe_column(_names(part["origin"])),
+                _safe_column(_intermediate_names(part["intermediates"])),
+                _safe_column(part["description"]), _safe_column(part["comments"]),
+            ]
+            need = np.full(len(part), label_need, dtype="int64")
+            for t, width in zip(texts, (widths[1], widths[2], widths[3], widths[6], widths[7])):
+                need = np.maximum(need, _lines_needed_column(t, width))
+            quotes = [t.str.startswith(_FORMULA_START).to_numpy(dtype=bool).tolist() for t in texts]
+            cols = [t.tolist() for t in texts]
+            number, value = _numbers(part["number"]).tolist(), _numbers(part["value"]).tolist()
+            heights = np.where(need > 1, need * LINE_HEIGHT, 0.0).tolist()
+            slots = ((1, 0), (2, 1), (3, 2), (6, 3), (7, 4))  # (column, index into texts)
+            for i in range(len(part)):
+                r = row - 1 + i
+                if heights[i]:
+                    ws.set_row(r, heights[i])
+                ws.write_string(r, 0, label, label_fmt) if label else ws.write_blank(r, 0, None, label_fmt)
+                for col, k in slots:
+                    t = cols[k][i]
+                    if t:
+                        ws.write_string(r, col, t, text_fmt[quotes[k][i]])
+                    else:
+                        ws.write_blank(r, col, None, text_fmt[0])
+                n, v = number[i], value[i]
+                ws.write_number(r, 4, n, num_fmt) if n is not None else ws.write_blank(r, 4, None, no_num)
+                ws.write_number(r, 5, v, num_fmt) if v is not None else ws.write_blank(r, 5, None, no_num)
+            row += len(part)
     return row
 
 
-def _write_definitions(wb: Workbook, model: ReportModel) -> None:
+def _write_definitions(wb, fmt: _Formats, model: ReportModel) -> None:
     tpl = model.template
-    ws = wb.create_sheet(tpl.sheets["definitions"])
-    ws.column_dimensions["A"].width = 120
-    _text(ws, 1, 1, tpl.texts["definitions_title"], font=TITLE_FONT)
+    sh = _Sheet(wb, fmt, tpl.sheets["definitions"])
+    sh.width(1, 120)
+    sh.text(1, 1, tpl.texts["definitions_title"], TITLE_FONT)
     row = 3
     body = model.national_definitions.strip()
     for paragraph in (body.split("\n") if body else [tpl.texts["no_definitions"]]):
-        _text(ws, row, 1, paragraph)
+        sh.text(row, 1, paragraph)
         row += 1
     for table in model.tables:
         if table.definition:
             row += 1
-            _text(ws, row, 1, tpl.tables[table.key].definition_label, font=SUBTITLE_FONT)
-            _text(ws, row + 1, 1, table.definition)
+            sh.text(row, 1, tpl.tables[table.key].definition_label, SUBTITLE_FONT)
+            sh.text(row + 1, 1, table.definition)
             row += 2
-    _page_setup(ws)
+    sh.page_setup()
 
 
-SOURCES_HEADERS = ["Line", "Agency", "File", "Sheet", "Rows", "Number of rows"]
-
-
-def _write_sources(wb: Workbook, model: ReportModel, path: Path) -> None:
+def _write_sources(wb, fmt: _Formats, model: ReportModel, path: Path) -> None:
     tpl = model.template
-    ws = wb.create_sheet(tpl.sheets["sources"])
-    ws.sheet_properties.tabColor = "808080"
-    _text(ws, 1, 1, tpl.texts["sources_title"], font=DRAFT_FONT, align=Alignment(vertical="top"))
+    sh = _Sheet(wb, fmt, tpl.sheets["sources"])
+    ws = sh.ws
+    ws.set_tab_color("#808080")
+    sh.text(1, 1, tpl.texts["sources_title"], DRAFT_FONT, align=TOP)
     sources = model.sources
     if len(sources) > SOURCES_MAX_ROWS:
         csv_path = sources_csv_path(path)
@@ -326,38 +416,46 @@ def _write_sources(wb: Workbook, model: ReportModel, path: Path) -> None:
         for col in ("Agency", "File", "Sheet"):
             out[col] = neutralise_formulas(out[col])
         out.to_csv(csv_path, index=False, encoding="utf-8", lineterminator="\n")
-        cell = _text(ws, 3, 1, f"{len(sources):,} source entries: too many for this sheet; see {csv_path.name} "
-                     "(in the same folder as this workbook).")
-        cell.hyperlink = csv_path.name
-        cell.font = LINK_FONT
-        ws.column_dimensions["A"].width = 100
+        sh.width(1, 100)
+        ws.write_url(2, 0, "external:" + csv_path.name, fmt(LINK_FONT, WRAP),
+                     string=_safe(f"{len(sources):,} source entries: too many for this sheet; see "
+                                  f"{csv_path.name} (in the same folder as this workbook)."))
         return
-    widths = [14, 22, 40, 16, 40, 15]
-    xlsxio.write_header(ws, 3, SOURCES_HEADERS, widths=widths)
-    for col in range(1, len(SOURCES_HEADERS) + 1):
-        ws.cell(row=3, column=col).font = HEADER_FONT
-    for i, rec in enumerate(sources.itertuples(index=False), start=4):
-        for col, value in enumerate((rec.line_id, rec.agency, rec.file, rec.sheet, rec.rows), start=1):
-            xlsxio.set_text(ws.cell(row=i, column=col), value)
-        ws.cell(row=i, column=6).value = int(rec.count)
-    ws.freeze_panes = "A4"
-    ws.auto_filter.ref = f"A3:F{max(3, len(sources) + 3)}"
-    _page_setup(ws, print_title_row=3)
+    for col, width in enumerate(SOURCES_WIDTHS, start=1):
+        sh.width(col, width)
+    for col, header in enumerate(SOURCES_HEADERS, start=1):
+        sh.text(3, col, header, HEADER_FONT, HEADER_FILL)
+    texts = [_safe_column(sources[c]) for c in ("line_id", "agency", "file", "sheet", "rows")]
+    quotes = [t.str.startswith(_FORMULA_START).to_numpy(dtype=bool).tolist() for t in texts]
+    cols = [t.tolist() for t in texts]
+    counts = sources["count"].astype("int64").tolist()
+    plain, quoted = fmt(), fmt(quote=True)
+    for i in range(len(sources)):
+        r = i + 3
+        for c in range(5):
+            t = cols[c][i]
+            if t:
+                ws.write_string(r, c, t, quoted if quotes[c][i] else plain)
+        ws.write_number(r, 5, counts[i], plain)
+    ws.freeze_panes(3, 0)
+    ws.autofilter(2, 0, max(2, len(sources) + 2), len(SOURCES_HEADERS) - 1)
+    sh.page_setup(print_title_row=3)
 
 
 def write_report(path: Path, model: ReportModel) -> None:
     """Write the report workbook (and, for a huge provenance, its sources csv) to `path`."""
     path = Path(path)
-    wb = Workbook()
-    wb.remove(wb.active)
-    _write_cover(wb, model)
-    _write_table(wb, model, model.exports)
-    _write_table(wb, model, model.imports)
-    _write_definitions(wb, model)
-    if model.sources_sheet:
-        _write_sources(wb, model, path)
-    wb.active = 0
-    xlsxio.save_workbook(wb, path)
+
+    def build(wb) -> None:
+        fmt = _Formats(wb)
+        _write_cover(wb, fmt, model)
+        _write_table(wb, fmt, model, model.exports)
+        _write_table(wb, fmt, model, model.imports)
+        _write_definitions(wb, fmt, model)
+        if model.sources_sheet:
+            _write_sources(wb, fmt, model, path)
+
+    xlsxio.save_xlsxwriter(build, path)
 
 
 def report_filename(model: ReportModel) -> str:
