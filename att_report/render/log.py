@@ -48,9 +48,12 @@ def _cell_text(value: object) -> str:
 
 
 def _column(frame: pd.DataFrame, name: str) -> list:
+    """One Findings column as cell values: text cleaned once per distinct value ("" = no cell)."""
     if name == "row":
         return [None if pd.isna(v) else int(v) for v in frame["row"].astype("Int64")]
-    return frame[name].astype("string").fillna("").astype(object).tolist()
+    codes, uniques = pd.factorize(frame[name].astype("string").fillna(""), use_na_sentinel=False)
+    cleaned = [_cell_text(u) for u in uniques]
+    return [cleaned[k] for k in codes.tolist()]
 
 
 def _summary_tables(findings: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -154,14 +157,16 @@ def write_log_xlsx(path: Path | str, findings: pd.DataFrame, accounting: pd.Data
         cols = [columns[name] for name in LOG_FIELDS]
         wrap_cols = {LOG_FIELDS.index("message"), LOG_FIELDS.index("related"), LOG_FIELDS.index("decision_note")}
         row_col = LOG_FIELDS.index("row")
+        text_cols = [(c, cols[c], wrap if c in wrap_cols else top) for c in range(len(cols)) if c != row_col]
+        rows = cols[row_col]
+        write_string, write_number = fs.write_string, fs.write_number
         for i in range(n):  # streaming: constant memory, one row at a time
             excel_row = i + 1
-            for c, col in enumerate(cols):
+            for c, col, cell_format in text_cols:
                 v = col[i]
-                if c == row_col:
-                    if v is not None:
-                        fs.write_number(excel_row, c, v, top)
-                elif v:
-                    fs.write_string(excel_row, c, _cell_text(v), wrap if c in wrap_cols else top)
+                if v:
+                    write_string(excel_row, c, v, cell_format)
+            if rows[i] is not None:
+                write_number(excel_row, row_col, rows[i], top)
 
     save_xlsxwriter(build, path)
