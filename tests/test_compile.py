@@ -289,3 +289,12 @@ def test_compile_many_records_is_fast():
     assert result.model.exports.line_count == 40
     assert (result.records["disposition"] == "reported").sum() == n
     assert elapsed < 8, f"compiling {n:,} records took {elapsed:.1f} s"
+
+
+def test_compile_leaves_its_input_frame_unchanged():
+    """compile works on a shallow (copy-on-write) copy: the caller's records keep their dispositions."""
+    records = sample_records()
+    before = records.copy()
+    result = compile_report(records, make_config(report={"currency": "USD"}, rates={"EUR": 1.08}))
+    pd.testing.assert_frame_equal(records, before)
+    assert result.records["disposition"].ne("").all() and not before["disposition"].ne("").all()

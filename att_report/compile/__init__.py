@@ -17,6 +17,7 @@ from att_report.compile.model import (
 )
 from att_report.compile.template import ReportTemplate, load_template
 from att_report.rules import RuleContext, run_rules
+from att_report.schema import RECORD_COLUMNS
 
 __all__ = [
     "compile_report", "CompileResult", "ReportModel", "TableModel", "Section", "Cover",
@@ -38,10 +39,14 @@ def compile_report(records: pd.DataFrame, config, *, draft: bool = False,
     from att_report.normalise.countries import country_name
 
     tpl = template or load_template()
-    recs = records.copy()
+    # copy-on-write: a shallow copy shares the columns until compile sets its two
+    # (a deep copy of a million-row frame costs a second and its size in memory)
+    recs = records.copy(deep=False)
     reported, held, reference, outside = dispositions(recs, config)
 
-    rows = recs[reported]
+    # the reported rows with the record columns only (never the stages' helper columns)
+    keep = [c for c in recs.columns if c in RECORD_COLUMNS or c == "also_from"]
+    rows = recs.loc[reported, keep]
     currency, candidates = report_currency(rows, config)
     value_rc, value_bad = convert_values(rows, currency, config.rates)
     rows = rows.assign(value_rc=value_rc, value_bad=value_bad)
