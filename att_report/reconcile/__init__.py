@@ -28,8 +28,8 @@ from att_report.reconcile import rules as _rules  # noqa: F401  (registers the r
 from att_report.reconcile.decisions import (
     Decisions, apply_decisions, load_decisions, unresolved_errors,
 )
-from att_report.reconcile.common import add_codes
-from att_report.reconcile.duplicates import EXACT_COLUMNS, apply_merges, exact_duplicates
+from att_report.reconcile.common import CODED, add_codes
+from att_report.reconcile.duplicates import COALESCE, EXACT_COLUMNS, apply_merges, exact_duplicates
 from att_report.reconcile.rules import EXCLUDING_CODES, RULE_COLUMNS
 from att_report.rules import RuleContext, run_rules
 
@@ -106,10 +106,16 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
     """
     out = records.copy()
     valid = out["valid"].astype(bool).to_numpy()
-    merges = exact_duplicates(out.loc[valid, list(EXACT_COLUMNS)])
+    # text columns coded once for the duplicates and all rules (integer group-bys and joins)
+    keyed = add_codes(out.loc[valid, list(dict.fromkeys([*EXACT_COLUMNS, *RULE_COLUMNS]))])
+    merges = exact_duplicates(keyed)
     out = apply_merges(out, merges)
-    # only the columns the rules read, coded once for all rules (after merging: survivors' fills count)
-    active = add_codes(out.loc[valid & (out["disposition"] != "merged").to_numpy(), list(RULE_COLUMNS)])
+    # the rules get only the columns they read; codes of the columns merging may fill are redone
+    is_active = valid & (out["disposition"] != "merged").to_numpy()
+    kept = is_active[valid]
+    active = out.loc[is_active, list(RULE_COLUMNS)].assign(
+        **{f"_c_{c}": keyed[f"_c_{c}"].to_numpy()[kept] for c in CODED if c not in COALESCE})
+    active = add_codes(active, [c for c in CODED if c in COALESCE])
     ctx = RuleContext(config, extra={"merges": merges})
     found = fnd.sort_frame(run_rules("reconcile", active, ctx))
 

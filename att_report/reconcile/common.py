@@ -20,9 +20,9 @@ def factorize(series: pd.Series, *, sort: bool = False) -> np.ndarray:
     return pd.factorize(series, sort=sort)[0].astype("int64")
 
 
-def add_codes(frame: pd.DataFrame) -> pd.DataFrame:
-    """`frame` plus `_c_<name>` integer codes of its CODED columns (agencies coded alphabetically)."""
-    return frame.assign(**{f"_c_{c}": factorize(frame[c], sort=c == "src_agency") for c in CODED if c in frame})
+def add_codes(frame: pd.DataFrame, columns=CODED) -> pd.DataFrame:
+    """`frame` plus `_c_<name>` integer codes of its `columns` (agencies coded alphabetically)."""
+    return frame.assign(**{f"_c_{c}": factorize(frame[c], sort=c == "src_agency") for c in columns if c in frame})
 
 
 def codes(frame: pd.DataFrame, col: str) -> np.ndarray:
@@ -49,11 +49,15 @@ def distinct(frame: pd.DataFrame, col: str) -> tuple[np.ndarray, pd.Series]:
 def combine_codes(*arrays: np.ndarray) -> np.ndarray:
     """One integer code per distinct combination of the given codes (-1 if any is missing)."""
     out = arrays[0].astype("int64")
+    bound = int(out.max(initial=0)) + 1  # out < bound
     for a in arrays[1:]:
-        valid = (out >= 0) & (a >= 0)
-        key = out[valid] * (int(a.max(initial=0)) + 1) + a[valid]
-        out = np.full(len(a), -1, dtype="int64")
-        out[valid] = pd.factorize(key)[0]  # dense again: the next product must not overflow
+        width = int(a.max(initial=0)) + 1
+        if bound * width >= 2**62:  # renumber densely first: the product must not overflow
+            valid = out >= 0
+            out[valid] = pd.factorize(out[valid])[0]
+            bound = int(out.max(initial=0)) + 1
+        out = np.where((out >= 0) & (a >= 0), out * width + a, -1)
+        bound *= width
     return out
 
 

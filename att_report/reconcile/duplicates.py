@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from att_report.reconcile.common import group_join, location, record_key
+from att_report.reconcile.common import CODED, codes, combine_codes, group_join, location, record_key
 
 #: The fields that must be identical for an automatic merge (issue 3).
 EXACT_KEY = ("flow", "basis", "licence_key", "partner_state", "category", "quantity", "date")
@@ -29,13 +29,21 @@ EXACT_COLUMNS = ("row_uid", "src_agency", "src_file", "src_sheet", "src_row", "r
                  "value", "currency")
 
 
-def _group_ids(rows: pd.DataFrame) -> pd.Series:
-    """Rows with identical EXACT_KEY share an id (missing values equal each other)."""
-    key = rows[list(EXACT_KEY)]
+def _key_codes(rows: pd.DataFrame, col: str) -> np.ndarray:
+    """Integer codes of `col` in which a missing value is one more value (missing equals missing)."""
+    c = codes(rows, col) if col in CODED else pd.factorize(rows[col])[0].astype("int64")
+    return np.where(c < 0, int(c.max(initial=0)) + 1, c)
+
+
+def _group_ids(rows: pd.DataFrame) -> np.ndarray:
+    """Rows with identical EXACT_KEY share an id (missing values equal each other); integer codes only."""
     # a value-only record (no number of items) must match on value and currency instead
-    no_qty = rows["quantity"].isna()
-    key = key.assign(_value=rows["value"].where(no_qty), _currency=rows["currency"].where(no_qty))
-    return key.groupby(list(key.columns), sort=False, dropna=False).ngroup()
+    no_qty = rows["quantity"].isna().to_numpy()
+    value = pd.factorize(rows["value"])[0]
+    currency = codes(rows, "currency")
+    extra = [np.where(no_qty, value, -1), np.where(no_qty, currency, -1)]
+    parts = [_key_codes(rows, c) for c in EXACT_KEY] + [np.where(e < 0, int(e.max(initial=0)) + 1, e) for e in extra]
+    return combine_codes(*parts)
 
 
 def exact_duplicates(rows: pd.DataFrame) -> pd.DataFrame:
@@ -47,22 +55,17 @@ def exact_duplicates(rows: pd.DataFrame) -> pd.DataFrame:
     in provenance order.
     """
     cols = ["row_uid", "survivor_uid", "merged_loc", "survivor_loc", "merged_key", "survivor_key"]
+    usable = (rows["date"].notna() & (rows["quantity"].notna() | rows["value"].notna())).to_numpy()
+    gid = _group_ids(rows)
+    agency = codes(rows, "src_agency")
+    # only groups that more than one agency reports (integers: cheap over every row)
+    multi = pd.Series(agency[usable]).groupby(gid[usable]).transform("nunique").to_numpy() > 1
+    pos = np.flatnonzero(usable)[multi]
+    if not len(pos):
+        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
     rows = rows[list(EXACT_COLUMNS)]
-    usable = rows[rows["date"].notna() & (rows["quantity"].notna() | rows["value"].notna())]
-    if usable.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
-    # cheap numeric pre-filter: only rows whose (date, quantity or value) another agency also has
-    q = usable["quantity"].astype("Float64").to_numpy(dtype="float64", na_value=-1.0)
-    v = usable["value"].astype("Float64").to_numpy(dtype="float64", na_value=-1.0)
-    num = pd.DataFrame({
-        "d": usable["date"].to_numpy(dtype="datetime64[ns]").astype("int64"),
-        "q": q, "v": np.where(q < 0, v, -1.0), "ag": pd.factorize(usable["src_agency"])[0],
-    })
-    candidate = num.groupby(["d", "q", "v"], sort=False)["ag"].transform("nunique").to_numpy() > 1
-    usable = usable[candidate]
-    if usable.empty:
-        return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
-    gid = _group_ids(usable)
+    usable = rows.iloc[pos]
+    gid = pd.Series(gid[pos], index=usable.index)
     frame = pd.DataFrame({
         "gid": gid.to_numpy(),
         "agency": usable["src_agency"].to_numpy(),
@@ -83,7 +86,7 @@ def exact_duplicates(rows: pd.DataFrame) -> pd.DataFrame:
     per_slot = frame.groupby(["gid", "k"], sort=False)["agency"].transform("nunique")
     frame = frame.assign(survivor_uid=first)
     frame = frame[(per_slot > 1)]
-    recs = rows.set_index("row_uid")
+    recs = usable.set_index("row_uid")
     frame = frame.assign(
         loc=location(frame).to_numpy(),
         key=record_key(recs.loc[frame["row_uid"]].reset_index()).to_numpy(),
