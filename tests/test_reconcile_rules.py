@@ -334,3 +334,36 @@ def test_reconcile_is_vectorised():
     assert len(res.records) == len(recs)
     assert {"shipment-licence-unknown", "partner-mismatch", "licence-quantity-exceeded"} <= set(res.findings["code"])
     assert elapsed < 20, f"reconcile of 100k shipments took {elapsed:.1f} s"
+
+
+# --- integer codes (the fast paths must group exactly like the text) -------------------
+
+def test_combine_codes_groups_like_the_tuples_and_keeps_missing():
+    from att_report.reconcile.common import combine_codes
+
+    rng = np.random.default_rng(3)
+    cols = [rng.integers(-1, n, 5000) for n in (1_000_000, 50, 3_000_000, 7)]  # products overflow int64
+    got = combine_codes(*cols)
+    tuples = list(zip(*(c.tolist() for c in cols)))
+    missing = np.array([min(t) < 0 for t in tuples])
+    assert (got[missing] == -1).all() and (got[~missing] >= 0).all()
+    ref = pd.factorize(pd.Series([t for t, m in zip(tuples, missing) if not m]))[0]
+    assert (pd.factorize(got[~missing])[0] == ref).all()
+
+
+def test_distinct_maps_rows_to_their_values():
+    from att_report.reconcile.common import distinct
+
+    frame = pd.DataFrame({"c": pd.array(["b", None, "a", "b", "c"], dtype="string")})
+    sub = frame.iloc[[0, 1, 3]]  # codes computed on a cut frame: values only of the rows present
+    code, values = distinct(sub, "c")
+    assert code[1] == -1
+    assert [values.iloc[i] for i in code[[0, 2]]] == ["b", "b"]
+    assert list(values) == ["b"]
+
+
+def test_exact_duplicate_with_missing_partner_still_merges():
+    recs = frame([], [ship(partner_state=None, licence_no=None)], [ship(record_id="D1", partner_state=None,
+                                                                      licence_no=None)])
+    res = reconcile(recs, CFG)
+    assert res.records["disposition"].tolist().count("merged") == 1
