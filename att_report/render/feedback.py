@@ -37,7 +37,7 @@ FINDINGS_COLUMNS = tuple(f for f in LOG_FIELDS if f not in ("decision", "decisio
 SEVERITY_FILLS = {"error": "#FFC7CE", "warning": "#FFEB9C", "info": "#DDEBF7"}
 HEADER_FILL = "#DDE4EE"
 #: Tables with more data rows than this are streamed (see _stream_sheet_data).
-STREAM_ROWS = 20_000
+STREAM_ROWS = 2_000  # streaming is ~10x faster per row than cell-by-cell writing
 STREAM_CHUNK = 50_000
 COMMENT_LIMIT = 4_000  # characters per cell comment; the Findings sheet has everything
 _SHEET_NAME_MAX = 31
