@@ -19,6 +19,7 @@ from att_report.normalise.dates import parse_dates
 from att_report.normalise.identifiers import licence_key
 from att_report.normalise.numbers import parse_numbers
 from att_report.normalise.text import CONTROL, clean_text
+from att_report.normalise.unique import per_unique
 from att_report.records import conform
 from att_report.schema import INTAKE_NAMES
 
@@ -62,39 +63,42 @@ def raw_frame(tables: list[RawTable], profiles: dict[str, Profile | None]) -> pd
         if n == 0:
             continue
         profile = profiles.get(table.agency)
+        index = pd.RangeIndex(n)
+
+        def constant(value, dtype="string"):
+            return pd.Series(value, index=index, dtype=dtype)
+
+        # columns stay arrow-backed strings: no round trip through Python objects
         part = {
-            "src_agency": np.full(n, table.agency, dtype=object),
-            "src_role": np.full(n, table.role, dtype=object),
-            "src_file": np.full(n, table.file, dtype=object),
-            "src_sheet": np.full(n, table.sheet, dtype=object),
-            "src_row": np.asarray(table.excel_rows, dtype="int64"),
+            "src_agency": constant(table.agency),
+            "src_role": constant(table.role),
+            "src_file": constant(table.file),
+            "src_sheet": constant(table.sheet),
+            "src_row": pd.Series(np.asarray(table.excel_rows, dtype="int64"), index=index),
         }
         for name in INTAKE_NAMES:
             header = table.field_columns.get(name)
             if header is not None:
-                col = table.data[header].astype("string")
+                col = table.data[header].astype("string").reset_index(drop=True)
                 if profile and name in profile.values:
                     mapping = profile.values[name]
                     key = col.str.strip().str.casefold()
                     col = key.map(mapping).astype("string").fillna(col)
-                part[name] = col.to_numpy()
+                part[name] = col
             elif profile and name in profile.constants:
-                part[name] = np.full(n, profile.constants[name], dtype=object)
+                part[name] = constant(profile.constants[name])
             else:
-                part[name] = np.full(n, None, dtype=object)
-        part["src_date1904"] = np.full(n, table.date1904, dtype=bool)
+                part[name] = constant(pd.NA)
+        part["src_date1904"] = constant(table.date1904, "bool")
         for name in ("quantity", "value"):
-            part[f"typed_{name}"] = table.typed_numbers.get(name, np.zeros(n, dtype=bool))
+            part[f"typed_{name}"] = pd.Series(table.typed_numbers.get(name, np.zeros(n, dtype=bool)), index=index)
         parts.append(pd.DataFrame(part))
     if not parts:
         frame = pd.DataFrame({c: pd.Series(dtype="string") for c in
                               ("src_agency", "src_role", "src_file", "src_sheet", *INTAKE_NAMES)})
         frame["src_row"] = pd.Series(dtype="int64")
         return frame
-    frame = pd.concat(parts, ignore_index=True)
-    for name in INTAKE_NAMES:
-        frame[name] = frame[name].astype("string")
-    return frame
+    return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
 
 
 def _settings_by_row(raw: pd.DataFrame, agencies: dict[str, AgencyConfig], profiles: dict[str, Profile | None],
@@ -103,7 +107,7 @@ def _settings_by_row(raw: pd.DataFrame, agencies: dict[str, AgencyConfig], profi
     for name, agency in agencies.items():
         profile = profiles.get(name)
         values[name] = (getattr(profile, key, None) if profile else None) or getattr(agency, key)
-    return raw["src_agency"].map(values)
+    return raw["src_agency"].astype(object).map(values)  # object: a setting may be None
 
 
 def _by_setting(raw: pd.DataFrame, setting: pd.Series, func, column: str) -> pd.DataFrame:
@@ -138,11 +142,10 @@ def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
 
     # flow, basis, withheld: small vocabularies
     for name, mapping in (("flow", _FLOW_MAP), ("basis", _BASIS_MAP)):
-        key = cleaned[name].str.casefold()
-        value = key.map(mapping).astype("string")
+        value = per_unique(cleaned[name], lambda s, m=mapping: s.str.casefold().map(m).astype("string"))
         out[name] = value
         out[f"st_{name}"] = np.where(cleaned[name].isna(), "blank", np.where(value.isna(), "invalid", "ok"))
-    flag = cleaned["withheld"].str.casefold().map(_FLAG_MAP).astype("string")
+    flag = per_unique(cleaned["withheld"], lambda s: s.str.casefold().map(_FLAG_MAP).astype("string"))
     out["withheld"] = (flag == "yes").fillna(False).astype("boolean")
     out["st_withheld"] = np.where(cleaned["withheld"].isna(), "blank", np.where(flag.isna(), "invalid", "ok"))
 

@@ -35,10 +35,18 @@ def _parse_numbers(series: pd.Series, decimal: str = ".") -> pd.DataFrame:
     text, digits_changed = ascii_digits(series)
     text = text.str.strip()
     blank = text.isna() | (text == "")
-    negative_paren = text.str.fullmatch(r"\(\s*[\d.,'\u00a0\u202f ]+\s*\)", na=False)
-    body = text.where(~negative_paren, "-" + text.str.strip("() "))
-    plain = body.str.fullmatch(_PLAIN[decimal], na=False)
-    grouped = body.str.fullmatch(_GROUPED[decimal], na=False)
+    plain = text.str.fullmatch(_PLAIN[decimal], na=False)
+    body = text
+    grouped = pd.Series(False, index=text.index)
+    rest = ~plain & ~blank  # most numbers are plain: the other patterns only for the rest
+    if rest.any():
+        other = text[rest]
+        negative_paren = other.str.fullmatch(r"\(\s*[\d.,'\u00a0\u202f ]+\s*\)", na=False)
+        other = other.where(~negative_paren, "-" + other.str.strip("() "))
+        body = text.copy()
+        body[rest] = other
+        plain = plain | body.str.fullmatch(_PLAIN[decimal], na=False) & rest
+        grouped[rest] = other.str.fullmatch(_GROUPED[decimal], na=False)
     sep = "," if decimal == "." else "."
     cleaned = body.where(~grouped, body.str.replace(f"[{sep}\u00a0\u202f' ]", "", regex=True))
     if decimal == ",":
