@@ -150,5 +150,16 @@ def fmt_date(series: pd.Series) -> pd.Series:
     return series.dt.strftime("%Y-%m-%d").astype("string").fillna("")
 
 
+def fmt_amount(series: pd.Series) -> pd.Series:
+    """Money as people read it: 270,000 or 1,234.50 ("" for missing)."""
+    def one(v) -> str:
+        if v is None or v is pd.NA or v != v:
+            return ""
+        return f"{v:,.0f}" if float(v).is_integer() else f"{v:,.2f}"
+    values = series.astype("Float64").round(2)
+    uniques = {v: one(v) for v in values.dropna().unique()}
+    return values.map(uniques).astype("string").fillna("")
+
+
 def fmt_int(series: pd.Series) -> pd.Series:
     return series.astype("Float64").round().astype("Int64").astype("string").fillna("")

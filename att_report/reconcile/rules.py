@@ -20,7 +20,8 @@ from att_report import findings as fnd
 from att_report.findings import Severity
 from att_report.reconcile import link as lk
 from att_report.reconcile.common import (
-    codes, combine_codes, distinct, emit_on, fmt_date, fmt_int, group_join, location, record_key, text,
+    codes, combine_codes, distinct, emit_on, fmt_amount, fmt_date, fmt_int, group_join, location, record_key,
+    text,
 )
 from att_report.reconcile.duplicates import exact_duplicates
 from att_report.rules import RuleContext, rule
@@ -160,8 +161,8 @@ def _exceeded(records: pd.DataFrame, ctx: RuleContext, measure: str, code: str) 
     whole = pd.Series(both.index.get_level_values("bucket") == -2, index=both.index)
     bucket = text(rows["category"]).where(~whole, "*")
     where = (" for " + bucket).where(~whole, "")
-    amount = fmt_int(both["shipped"]) if measure == "quantity" else both["shipped"].round(2).astype("string")
-    allowed = fmt_int(both["allowed"]) if measure == "quantity" else both["allowed"].round(2).astype("string")
+    amount = fmt_int(both["shipped"]) if measure == "quantity" else fmt_amount(both["shipped"])
+    allowed = fmt_int(both["allowed"]) if measure == "quantity" else fmt_amount(both["allowed"])
     unit = " items" if measure == "quantity" else (" " + text(both["lic_cur"]))
     what = "number of items" if measure == "quantity" else "value"
     plural = pd.Series(np.where(both["n_ship"].to_numpy() == 1, " shipment", " shipments"), index=both.index)

@@ -33,6 +33,13 @@ def _sentence(hints: pd.Series) -> pd.Series:
     return h.where(h.str.contains(r"[.?!]$") | h.eq(""), h + ".")
 
 
+def _number_text(numbers: pd.Series) -> pd.Series:
+    """12.0 -> "12", 12.5 -> "12.5": numbers as the user wrote them."""
+    whole = numbers == numbers.round(0)
+    as_int = numbers.round(0).astype("Int64").astype("string")
+    return as_int.where(whole.fillna(False), numbers.astype("string")).fillna("")
+
+
 def _hinted(base: str, hints: pd.Series) -> pd.Series:
     h = _sentence(hints)
     return (base + (" " + h).where(h.ne(""), "")).astype(object)
@@ -301,7 +308,7 @@ def rule_digits_normalised(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFr
         if hit.any():
             out.append(emit(records[hit], "digits-normalised",
                             f"'{name}' was written with non-ASCII digits and read as "
-                            + records.loc[hit, f"num_{name}"].astype("string").fillna("") + ".",
+                            + _number_text(records.loc[hit, f"num_{name}"]) + ".",
                             field=name, value=_raw(records, name)[hit]))
     return pd.concat(out, ignore_index=True) if out else emit(records.iloc[:0], "digits-normalised", "")
 
