@@ -27,6 +27,7 @@ from openpyxl.utils import get_column_letter
 
 from att_report.compile.model import ReportModel
 from att_report.paths import templates_dir
+from att_report.compile.template import Column
 from att_report.render import xlsxio
 
 TEMPLATE_FILE = "unroca_template.toml"
@@ -37,15 +38,12 @@ GROUPS = ("I-VII", "SALW")
 READ_COLUMNS = ("category", "partner", "origin", "intermediates", "number", "description", "comments")
 
 
+# a column of a form: the same shape for the ATT and the UNROCA templates
+UColumn = Column
+
+
 class UnrocaTemplateError(ValueError):
     """The UNROCA template definition is broken; the message names the file and key."""
-
-
-@dataclass(frozen=True)
-class UColumn:
-    key: str
-    header: str
-    width: float
 
 
 @dataclass(frozen=True)
