@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -159,3 +160,30 @@ def test_cli_mirror_on_a_workspace(tmp_path):
     assert "Mirror check 2024" in (ws / "out" / "summary_2024.html").read_text(encoding="utf-8")
     bad = _cli(["mirror", str(ws), str(tmp_path / "nothing.csv")])
     assert bad.exit_code == 2 and "not found" in bad.output
+
+
+def test_compare_then_mirror_keeps_both_sections_and_files(tmp_path):
+    import json
+    import shutil
+
+    from typer.testing import CliRunner
+
+    from att_report.cli import app
+
+    root = Path(__file__).resolve().parent.parent / "sample_inputs"
+    ws = tmp_path / "ws"
+    shutil.copytree(root, ws, ignore=shutil.ignore_patterns("out"))
+    runner = CliRunner()
+    ref = ws / "reference"
+    runner.invoke(app, ["compare", str(ws), "--previous", str(ref / "ATT_annual_report_NZL_2023.xlsx"), "-q"])
+    runner.invoke(app, ["mirror", str(ws), str(ref / "partner_DEU_2024.xlsx"), "-q"])
+    summary = (ws / "out" / "summary_2024.html").read_text(encoding="utf-8")
+    assert "Year-on-year comparison" in summary and "Mirror check" in summary
+    outputs = {o["path"] for o in json.loads((ws / "out" / "manifest.json").read_text())["outputs"]}
+    assert {"comparison_2024.xlsx", "mirror_2024.xlsx"} <= outputs
+    # new inputs make the earlier comparison stale: a later mirror check does not carry it
+    data = ws / "inputs" / "customs" / "declarations_2024_Q4.csv"
+    data.write_bytes(data.read_bytes() + b"\n")
+    runner.invoke(app, ["mirror", str(ws), str(ref / "partner_DEU_2024.xlsx"), "-q"])
+    summary = (ws / "out" / "summary_2024.html").read_text(encoding="utf-8")
+    assert "Mirror check" in summary and "Year-on-year comparison" not in summary
