@@ -228,11 +228,14 @@ def procedure(
 def list_rules() -> None:
     """List the rule catalogue: code, severity, stage and what each rule enforces."""
     def body() -> int:
-        from att_report.rules import RULES, load_all_rules
+        from att_report.rules import OTHER_CODES, RULES, load_all_rules
 
         load_all_rules()
         for r in sorted(RULES.values(), key=lambda r: (r.stage, r.code)):
             out.print(f"{r.code} ({r.severity}, {r.stage}): {r.title}")
+        out.print("Findings about files, sheets, cells and decisions (not rules):")
+        for code, title in sorted(OTHER_CODES.items()):
+            out.print(f"{code}: {title}")
         return EXIT_OK
     _run(body)
 

@@ -102,3 +102,52 @@ def load_all_rules() -> dict[str, Rule]:
     import att_report.validate  # noqa: F401
 
     return RULES
+
+
+#: Findings that are not rules: what the readers, the preflight and the
+#: decisions file report about files, sheets and cells. Code -> what it means.
+OTHER_CODES: dict[str, str] = {
+    "file-unreadable": "A file could not be read (damaged, or the reader stopped); the other files are read.",
+    "file-not-spreadsheet": "A file is not a spreadsheet or csv (e.g. an HTML page or PDF named .xlsx).",
+    "file-wrong-extension": "A file's contents do not match its extension.",
+    "file-empty": "A file is empty.",
+    "file-truncated": "A file is damaged or incomplete (cut short in transfer).",
+    "file-encrypted": "A workbook is protected with a password.",
+    "file-legacy-xls": "An Excel 97-2003 .xls workbook: save it as .xlsx.",
+    "zip-bomb": "A file would expand to an unsafe size; not read.",
+    "xml-entities": "A workbook part declares XML entities (an attack pattern); not read.",
+    "macros-ignored": "Macros in a workbook were ignored (never run, never copied).",
+    "external-links-ignored": "Links to other workbooks were ignored.",
+    "dde-ignored": "A DDE link or formula was ignored (never run).",
+    "sheet-too-large": "A sheet claims more cells than is safe to read.",
+    "sheet-hidden": "A hidden sheet was read.",
+    "rows-hidden": "Hidden rows were read.",
+    "empty-rows-ignored": "Formatted empty rows at a sheet's end were ignored.",
+    "sheet-missing": "A sheet named in a profile is not in the file.",
+    "sheet-empty": "A sheet or file has no rows.",
+    "no-header-found": "No header row with the intake columns was found; the sheet was not read.",
+    "no-files": "No file matched an agency's file patterns.",
+    "unknown-column": "A column that is not an intake column was kept but not used.",
+    "duplicate-header": "A header appears twice; only the first column is used.",
+    "column-without-header": "A column has data but no header.",
+    "blank-rows-skipped": "Blank rows below the header were skipped.",
+    "cell-error": "A cell holds an error (#N/A, #DIV/0!...) instead of a value.",
+    "formula-no-value": "A cell holds a formula with no saved result.",
+    "merged-cells": "Merged cells over data leave cells blank.",
+    "text-undecodable": "A csv line has bytes that are not valid text in the expected encoding.",
+    "csv-short-row": "A csv line has fewer fields than the header.",
+    "csv-extra-fields": "A csv line has more fields than the header.",
+    "identifier-as-number": "An identifier was stored as a number (leading zeros may be lost).",
+    "identifier-precision-lost": "An identifier of more than 15 digits was stored as a number (already corrupted).",
+    "cell-problem": "A cell could not be read as written.",
+    "findings-capped": "More findings of one code in one file than are listed.",
+    "decision-stale": "A decision refers to a finding that no longer occurs.",
+    "decision-not-applicable": "A decision cannot apply (e.g. to an invalid row, or a whole file).",
+}
+
+
+def code_title(code: str) -> str:
+    """What a finding code means, for logs and summaries."""
+    if code in RULES:
+        return RULES[code].title
+    return OTHER_CODES.get(code, "")

@@ -60,3 +60,20 @@ def test_a_code_cannot_be_registered_by_two_rules():
 
             Enforces: nothing.
             """
+
+
+def test_every_code_in_the_sample_log_and_hostile_corpus_is_described():
+    import csv
+    import re as _re
+
+    from att_report.rules import OTHER_CODES, code_title
+
+    load_all_rules()
+    assert not set(OTHER_CODES) & set(RULES)
+    golden = TESTS / "golden" / "sample" / "discrepancy_log_2024.csv"
+    codes = {row["code"] for row in csv.DictReader(open(golden, encoding="utf-8"))}
+    corpus = (TESTS / "hostile" / "make_corpus.py").read_text(encoding="utf-8")
+    codes |= set(_re.findall(r'codes=\(([^)]*)\)', corpus) and
+                 _re.findall(r'"([a-z]+(?:-[a-z0-9]+)+)"', " ".join(_re.findall(r'codes=\(([^)]*)\)', corpus))))
+    assert codes
+    assert [c for c in sorted(codes) if not code_title(c)] == []

@@ -174,7 +174,7 @@ def _section_view(model: ReportModel, table, section) -> SectionView:
 def build_view(model: ReportModel, findings: pd.DataFrame, accounting: pd.DataFrame,
                extra_sections: Sequence[ExtraSection] = ()) -> SummaryView:
     """Compute everything the summary shows (the template only formats)."""
-    from att_report.rules import RULES
+    from att_report.rules import code_title
 
     tpl = model.template
     tables = tuple(
@@ -194,7 +194,7 @@ def build_view(model: ReportModel, findings: pd.DataFrame, accounting: pd.DataFr
         counts["_s"] = counts["severity"].map({s: i for i, s in enumerate(SEVERITIES)}).fillna(9)
         counts = counts.sort_values(["_s", "code"], kind="mergesort")
         by_code = tuple(
-            (str(r.severity), str(r.code), RULES[r.code].title if r.code in RULES else "", _fmt(int(r.n)))
+            (str(r.severity), str(r.code), code_title(str(r.code)), _fmt(int(r.n)))
             for r in counts.itertuples(index=False)
         )
     acc = accounting if accounting is not None else pd.DataFrame()
