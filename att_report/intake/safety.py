@@ -1228,6 +1228,8 @@ def contain_policy(pre: Preflight) -> bool:
     for scan in pre.sheets.values():
         if scan.refuse or scan.max_col > 702 or scan.max_row > 1_048_576:
             return True
-        if scan.dimension_rows and scan.dimension_rows != max(scan.max_row, scan.last_data_row):
+        actual = max(scan.max_row, scan.last_data_row)
+        # an empty sheet says "A1" (Excel, openpyxl): nothing odd about that
+        if scan.dimension_rows and scan.dimension_rows != actual and not (actual == 0 and scan.dimension_rows == 1):
             return True
     return False
