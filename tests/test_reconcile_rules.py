@@ -367,3 +367,134 @@ def test_exact_duplicate_with_missing_partner_still_merges():
                                                                       licence_no=None)])
     res = reconcile(recs, CFG)
     assert res.records["disposition"].tolist().count("merged") == 1
+
+
+# --- scope first: excluded rows are not checked against licences ------------------------
+
+def _decide(fid: str, word: str, overrides=(), text=""):
+    from att_report.reconcile.decisions import Decision, Decisions
+
+    return Decisions("decisions.csv", (Decision(fid, word, tuple(overrides), text, "checked", line=2),))
+
+
+def _scope_id(records, code="own-forces") -> str:
+    f = reconcile(records, CFG).findings
+    return f.loc[f["code"] == code, "finding_id"].iloc[0]
+
+
+# (failing fixture: the row is in scope and checked; passing fixture: the scope rules exclude it)
+SCOPE_CASES = {
+    "own-forces": (frame([], [ship(licence_no=None)]), frame([], [ship(partner_state="NZL", licence_no=None)])),
+    "out-of-scope": (frame([], [ship(licence_no=None, hs_code="9306.90", category="VII.a")]),
+                     frame([], [ship(licence_no=None, hs_code="9306.21")])),
+}
+
+
+@pytest.mark.parametrize("scope_code", sorted(SCOPE_CASES))
+def test_excluded_rows_raise_no_licence_error(scope_code):
+    checked, excluded = SCOPE_CASES[scope_code]
+    assert "shipment-without-licence" in codes(checked)
+    res = reconcile(excluded, CFG)
+    assert res.findings["code"].tolist() == [scope_code]
+    assert res.records["disposition"].tolist() == ["excluded"]
+
+
+def test_out_of_scope_shipment_does_not_count_towards_the_licence():
+    shipments = [ship(quantity=60, value=600.0, currency="USD"),
+                 ship(record_id="S2", quantity=50, value=500.0, currency="USD", date="2024-04-01")]
+    assert {"licence-quantity-exceeded", "licence-value-exceeded"} <= set(codes(frame([lic()], shipments)))
+    shipments[1]["hs_code"] = "9306.21"  # ammunition: out of scope, left out of the cumulative total
+    got = codes(frame([lic()], shipments))
+    assert "out-of-scope" in got
+    assert not {"licence-quantity-exceeded", "licence-value-exceeded"} & set(got)
+
+
+def test_own_forces_shipment_is_not_checked_against_its_licence():
+    recs = frame([lic(valid_until="2024-06-30")],
+                 [ship(quantity=60)],
+                 [ship(record_id="MOD-1", partner_state="NZL", category="VIII.SA.4", quantity=50, withheld=False,
+                       date="2024-12-01")])
+    got = codes(recs)
+    assert got.count("own-forces") == 1
+    assert not {"partner-mismatch", "category-mismatch", "shipment-after-expiry",
+                "licence-quantity-exceeded"} & set(got)
+
+
+@pytest.mark.parametrize("word", ["accept", "override"])
+def test_a_scope_finding_accepted_or_overridden_brings_the_licence_checks_back(word):
+    recs = frame([], [ship(partner_state="NZL", licence_no=None)])
+    fid = _scope_id(recs)
+    overrides = ((("comments", "own forces loan returned"),), "comments=own forces loan returned") \
+        if word == "override" else ((), "")
+    res = reconcile(recs, CFG, _decide(fid, word, *overrides))
+    assert res.records["disposition"].tolist() == [""]
+    f = res.findings
+    assert "shipment-without-licence" in f["code"].tolist()
+    assert f.loc[f["code"] == "own-forces", "decision"].tolist() == [word]
+
+
+def test_a_scope_finding_excluded_by_decision_stays_unchecked():
+    recs = frame([], [ship(partner_state="NZL", licence_no=None)])
+    res = reconcile(recs, CFG, _decide(_scope_id(recs), "exclude"))
+    assert res.findings["code"].tolist() == ["own-forces"]
+    assert res.records["disposition"].tolist() == ["excluded"]
+
+
+def test_a_licence_used_only_by_an_excluded_shipment_is_not_unused():
+    # the licence was used: the shipment's own scope finding explains why actual figures lack it
+    got = codes(frame([lic()], [ship(hs_code="9306.21")]))
+    assert "licence-unused" not in got and "out-of-scope" in got
+    assert "licence-unused" in codes(frame([lic()], [ship(hs_code="9306.21", date="2023-05-01")]))
+
+
+def test_an_excluded_licence_gets_no_licence_finding_but_still_links_its_shipments():
+    expired = lic(partner_state="NZL", date="2022-01-01", valid_until="2023-12-31")
+    got = codes(frame([expired]))
+    assert got == ["own-forces"]  # neither licence-unused nor licence-expired-before-year
+    # a shipment in scope quoting it is linked to it (not "unknown licence") and checked against it
+    got = codes(frame([lic(partner_state="NZL")], [ship(partner_state="AUS")]))
+    assert "shipment-licence-unknown" not in got and "partner-mismatch" in got
+
+
+def test_hs_checks_on_the_rows_in_scope_sit_on_the_right_rows():
+    """The HS facts cached by the scope pass are cut to the rows in scope, not reused misaligned."""
+    recs = frame([lic()], [ship(hs_code="9306.21"), ship(record_id="S2", hs_code="9306.30"),
+                           ship(record_id="S3", hs_code="9302.00", date="2024-04-01"),
+                           ship(record_id="S4", hs_code="9301.90", date="2024-05-01")])
+    f = reconcile(recs, CFG).findings
+    mismatch = f[f["code"] == "hs-category-mismatch"]
+    assert mismatch["row"].tolist() == [4] and mismatch["value"].tolist() == ["VIII.SA.2"]
+
+
+def test_excluded_rows_leave_the_other_findings_and_their_ids_unchanged():
+    problems = [ship(partner_state="FJI"), ship(record_id="S2", licence_no=None, date="2024-04-01"),
+                ship(record_id="S3", quantity=95, date="2024-05-01")]
+    base = frame([lic()], problems, [ship(record_id="MOD-1", licence_no="EL-0404")])
+    excluded = [ship(record_id="MOD-9", partner_state="NZL", quantity=500, date="2023-01-01"),
+                ship(record_id="MOD-8", licence_no=None, hs_code="9306.21"),
+                ship(record_id="MOD-7", partner_state="NZL", licence_no="EL-0404", quantity=11)]
+    grown = frame([lic()], problems, [ship(record_id="MOD-1", licence_no="EL-0404"), *excluded])
+    before = _ids(base)
+    after = _ids(grown)
+    assert {c for c, _, _ in after - before} == {"own-forces", "out-of-scope"}
+    assert before <= after
+
+
+def test_reconcile_with_excluded_rows_stays_fast():
+    recs = _synthetic(100_000, 10_000, seed=2)
+    rng = np.random.default_rng(5)
+    is_ship = (recs["basis"] == "actual").to_numpy()
+    own = is_ship & (rng.random(len(recs)) < 0.1)
+    ammo = is_ship & (rng.random(len(recs)) < 0.1)
+    recs.loc[own, "partner_state"] = "NZL"
+    recs.loc[ammo, "hs_code"] = "9306.21"
+    t0 = time.perf_counter()
+    res = reconcile(recs, CFG)
+    elapsed = time.perf_counter() - t0
+    f = res.findings
+    scoped = set(f.loc[f["code"].isin(["own-forces", "out-of-scope"]), "row"].astype(int))
+    checked = f[f["code"].isin(["shipment-licence-unknown", "partner-mismatch", "category-mismatch",
+                                "hs-category-mismatch"]) & (f["agency"] != "Licensing")]
+    assert len(checked) and not scoped & set(checked["row"].astype(int))
+    assert (res.records["disposition"] == "excluded").sum() == (own | ammo).sum()
+    assert elapsed < 20, f"reconcile of 100k shipments took {elapsed:.1f} s"

@@ -5,11 +5,21 @@ Entry point: `reconcile(records, config, decisions, intake_findings)`.
 1. Exact cross-agency duplicates among the valid rows are merged: the
    twins get disposition `merged` (disposition_ref = the surviving record's
    `agency:file:row`), the survivor keeps every provenance in `also_from`.
-2. The reconcile rules (reconcile/rules.py) run on the valid, unmerged rows.
-3. Own-forces and out-of-scope findings exclude their record (disposition
+2. The scope rules (own-forces, out-of-scope) and the record-identity rules
+   (duplicate-record-id, duplicate-merged) run on the valid, unmerged rows.
+   A row a scope finding flags is out of the report unless a decision
+   `accept` or `override` on that finding brings it back.
+3. The other rules (licence links, over-shipment, validity, near-duplicates,
+   plausibility) run on the rows in scope only: an excluded row raises no
+   finding of its own there and its quantities count towards no licence
+   (but it still marks its licence as used, and an excluded licence line
+   still defines its licence for the shipments in scope). A row brought
+   back by a decision is checked like any other (on its values as read:
+   rules do not re-run on overridden values).
+4. Own-forces and out-of-scope findings exclude their record (disposition
    `excluded`, disposition_ref = the finding id) unless a decision says
    otherwise.
-4. Decisions apply: `exclude` excludes the record a finding is on
+5. Decisions apply: `exclude` excludes the record a finding is on
    (disposition_ref = "decision F-..."), `override` sets its fields,
    `accept` resolves the finding. Invalid rows are never touched.
 Other valid rows keep disposition "" for the compile stage.
@@ -19,19 +29,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 
 from att_report import findings as fnd
 from att_report.findings import Finding, Severity
 from att_report.normalise.identifiers import licence_key
+from att_report.reconcile import link as lk
 from att_report.reconcile import rules as _rules  # noqa: F401  (registers the rules)
 from att_report.reconcile.decisions import (
     Decisions, apply_decisions, load_decisions, unresolved_errors,
 )
 from att_report.reconcile.common import CODED, add_codes
 from att_report.reconcile.duplicates import COALESCE, EXACT_COLUMNS, apply_merges, exact_duplicates
-from att_report.reconcile.rules import EXCLUDING_CODES, RULE_COLUMNS
-from att_report.rules import RuleContext, run_rules
+from att_report.reconcile.rules import EVERY_RECORD_CODES, EXCLUDING_CODES, RULE_COLUMNS, SCOPE_CODES
+from att_report.rules import RuleContext, rules_for
 
 __all__ = [
     "ReconcileResult", "reconcile", "finalize_findings", "targets_for",
@@ -97,6 +109,20 @@ def _not_applicable(decision, fid: str, why: str, where: pd.Series | None) -> Fi
     ).with_id(fid)
 
 
+def _run(codes, records: pd.DataFrame, ctx: RuleContext, *, skip: bool = False) -> pd.DataFrame:
+    """Findings of the reconcile rules whose code is in `codes` (or, with `skip`, not in them)."""
+    return fnd.concat(r.func(records, ctx) for r in rules_for("reconcile") if (r.code in codes) != skip)
+
+
+def _scoped_out(found: pd.DataFrame, active: pd.DataFrame, by_id: dict) -> np.ndarray:
+    """Per active row: flagged by a scope finding that no `accept`/`override` decision brings back."""
+    kept = [f for f, d in by_id.items() if d.decision != "exclude"]
+    out = found[found["code"].isin(SCOPE_CODES) & ~found["finding_id"].isin(kept)]
+    if out.empty:
+        return np.zeros(len(active), dtype=bool)
+    return active["row_uid"].isin(targets_for(out, active)["row_uid"]).to_numpy()
+
+
 def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
               intake_findings: pd.DataFrame | None = None) -> ReconcileResult:
     """Run the reconciliation on a records frame (see the module docstring).
@@ -116,13 +142,22 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
     active = out.loc[is_active, list(RULE_COLUMNS)].assign(
         **{f"_c_{c}": keyed[f"_c_{c}"].to_numpy()[kept] for c in CODED if c not in COALESCE})
     active = add_codes(active, [c for c in CODED if c in COALESCE])
-    ctx = RuleContext(config, extra={"merges": merges})
-    found = fnd.sort_frame(run_rules("reconcile", active, ctx))
+    by_id = decisions.by_id() if decisions is not None else {}
+    first = (*SCOPE_CODES, *EVERY_RECORD_CODES)
+    wide = RuleContext(config, extra={"merges": merges})
+    found = _run(first, active, wide)
+    # the other rules see the rows in scope only; the links see every active row (see link.build_links)
+    scoped = _scoped_out(found, active, by_id)
+    ctx = RuleContext(config, extra={"merges": merges, "links": lk.build_links(active, scoped)})
+    if "hs" in wide.extra:  # HS facts per distinct code: the row -> fact map cut to the rows in scope
+        fact, facts = wide.extra["hs"]
+        ctx.extra["hs"] = (fact[~scoped], facts)
+    checked = active[~scoped] if scoped.any() else active
+    found = fnd.sort_frame(fnd.concat([found, _run(first, checked, ctx, skip=True)]))
 
     every = found if intake_findings is None or intake_findings.empty else fnd.concat([intake_findings, found])
     targets = targets_for(every, out)
     pos = pd.Series(range(len(out)), index=out["row_uid"].to_numpy())
-    by_id = decisions.by_id() if decisions is not None else {}
     disp_col = out.columns.get_loc("disposition")
     ref_col = out.columns.get_loc("disposition_ref")
 

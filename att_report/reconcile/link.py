@@ -6,13 +6,20 @@ and the same flow. A licence may have several lines (one per category or
 item); its partners and categories are the sets over its lines, its
 validity runs from the earliest issue date to the latest expiry.
 
+Rows out of the report's scope (own forces, ammunition, parts: see
+reconcile/__init__.py) are passed as `out_of_scope`: their licence lines
+still define the licence (its numbers and amounts are facts whatever the
+report shows), but their shipments are not checked and do not count
+towards a licensed amount; `Links.excluded` only remembers which licences
+they were shipped under.
+
 Everything here is merges and group-bys: one pass over the shipments,
 whatever their number.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -38,10 +45,14 @@ class Links:
     #: rows that get a finding only: copying them onto a million shipments costs seconds.
     shipments: pd.DataFrame
     #: one row per licence (flow, licence_key), sorted by _lid: lic_uid (primary line), issue, expiry,
-    #: n_cats, n_partners, partners, categories, lic_withheld, lic_loc, lic_key, lic_no
+    #: n_cats, n_partners, partners, categories, lic_withheld, lic_excluded (every line out of scope),
+    #: lic_loc, lic_key, lic_no
     licences: pd.DataFrame
-    #: authorized rows with a licence_key, with their over-shipment bucket
+    #: authorized rows with a licence_key (in scope or not), with their over-shipment bucket
     lines: pd.DataFrame
+    #: shipments out of scope that quote a licence of the same flow: _lid, date (not checked, not counted)
+    excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame({"_lid": pd.Series(dtype="int64"),
+                                                                         "date": pd.Series(dtype="datetime64[ns]")}))
 
     def with_licence(self, rows: pd.DataFrame) -> pd.DataFrame:
         """`rows` (cut from `shipments`, linked) plus their licence's text columns."""
@@ -70,8 +81,13 @@ def _take(values: np.ndarray, pos: np.ndarray, missing) -> np.ndarray:
     return out
 
 
-def build_links(rows: pd.DataFrame) -> Links:
+def build_links(rows: pd.DataFrame, out_of_scope: np.ndarray | None = None) -> Links:
     """Link the actual rows of `rows` to its authorized rows.
+
+    `out_of_scope` (bool per row, optional) marks rows left out of the
+    report: their actual rows are not shipments here (status "", no bucket)
+    but are listed in `Links.excluded` when they quote a known licence; their
+    authorized rows stay licence lines.
 
     Joins run on integer codes (`_lid` = licence key x flow, partner and
     category codes, see common.codes): string merges on a million rows cost
@@ -86,9 +102,13 @@ def build_links(rows: pd.DataFrame) -> Links:
         _lid=np.where((kc >= 0) & (fc >= 0), kc * (int(fc.max(initial=0)) + 1) + fc, -1), _kc=kc,
         _pc=pc, _cc=cc, _cur=codes(rows, "currency"),
     )
+    oos = np.zeros(len(rows), dtype=bool) if out_of_scope is None else np.asarray(out_of_scope, dtype=bool)
     is_aut = (rows["basis"] == "authorized").fillna(False).to_numpy()
     is_act = (rows["basis"] == "actual").fillna(False).to_numpy()
-    aut = provenance_order(rows[is_aut & (rows["_lid"] >= 0).to_numpy()])
+    act_oos = is_act & oos
+    is_act = is_act & ~oos  # an excluded shipment is no shipment to check
+    aut_pos = np.flatnonzero(is_aut & (rows["_lid"] >= 0).to_numpy())
+    aut = provenance_order(rows.iloc[aut_pos].assign(_oos=oos[aut_pos]))
 
     lic = aut.groupby("_lid", sort=True).agg(
         flow=("flow", "first"), licence_key=("licence_key", "first"),
@@ -97,6 +117,7 @@ def build_links(rows: pd.DataFrame) -> Links:
     lic["n_cats"] = aut[aut["_cc"] >= 0].groupby("_lid")["_cc"].nunique().reindex(lic.index, fill_value=0)
     lic["n_partners"] = aut[aut["_pc"] >= 0].groupby("_lid")["_pc"].nunique().reindex(lic.index, fill_value=0)
     lic["lic_withheld"] = aut["withheld"].fillna(False).astype(bool).groupby(aut["_lid"]).any()
+    lic["lic_excluded"] = aut["_oos"].groupby(aut["_lid"]).all()
     lic["partners"] = join_sorted(aut, "_lid", "partner_state")
     lic["categories"] = join_sorted(aut, "_lid", "category")
     lic = lic.reset_index()
@@ -114,8 +135,12 @@ def build_links(rows: pd.DataFrame) -> Links:
     lid = rows["_lid"].to_numpy()
     lic_lid = lic["_lid"].to_numpy()
     li = np.searchsorted(lic_lid, lid).clip(max=max(len(lic_lid) - 1, 0))
-    linked = is_act & (lid >= 0) & (lic_lid[li] == lid if len(lic_lid) else False)
+    match = (lid >= 0) & (lic_lid[li] == lid if len(lic_lid) else False)
+    linked = is_act & match
     li = np.where(linked, li, -1)
+    ex_pos = np.flatnonzero(act_oos & match)
+    excluded = pd.DataFrame({"_lid": lid[ex_pos],
+                             "date": rows["date"].to_numpy(dtype="datetime64[ns]")[ex_pos]})
     status = np.zeros(len(rows), dtype="int8")  # "" (not a shipment)
     status[is_act] = 2  # UNKNOWN
     status[is_act & pd.Series(kc).isin(pd.unique(aut["_kc"].to_numpy())).to_numpy()] = 3  # OTHER_FLOW
@@ -137,4 +162,4 @@ def build_links(rows: pd.DataFrame) -> Links:
         lic_withheld=_take(lic["lic_withheld"].to_numpy(dtype=bool), li, False),
         partner_ok=partner_ok, category_ok=category_ok, bucket=bucket,
     )
-    return Links(shipments=ship, licences=lic, lines=lines)
+    return Links(shipments=ship, licences=lic, lines=lines, excluded=excluded)

@@ -1,11 +1,15 @@
 """The reconciliation rule catalogue (issue 3; ATT_REPORTING.md sections 4-6).
 
-Each rule takes the *active* records (valid rows not merged into another
-record) and a RuleContext whose `extra` may hold the precomputed links
-("links") and merges ("merges"); a rule called on its own computes them.
-Findings never change the figures by themselves: only `own-forces` and
-`out-of-scope` exclude by default (see EXCLUDING_CODES), and the NPC's
-decisions do the rest.
+Each rule takes records and a RuleContext whose `extra` may hold the
+precomputed links ("links"), merges ("merges") and HS facts ("hs"); a rule
+called on its own computes them from the frame it is given. Findings never
+change the figures by themselves: only `own-forces` and `out-of-scope`
+exclude by default (see EXCLUDING_CODES), and the NPC's decisions do the rest.
+
+reconcile() runs the rules in two passes (see SCOPE_CODES): the scope and
+record-identity rules on every *active* record (valid, not merged), then
+the others on the records in scope only, so a row the report leaves out
+anyway raises no licence, duplicate or plausibility noise.
 
 Finding ids derive from the rule code and the (agency, record_id) of the
 records involved, sorted: never from row order.
@@ -36,6 +40,15 @@ RULE_COLUMNS = (*PROV, "flow", "basis", "licence_no", "licence_key", "date", "va
 
 #: Findings of these codes exclude their record unless the NPC decides otherwise.
 EXCLUDING_CODES = ("own-forces", "out-of-scope")
+
+#: Rules run first, on every active record: a record they flag is out of the report (unless a
+#: decision accepts or overrides that finding) and the other rules do not check it.
+SCOPE_CODES = EXCLUDING_CODES
+
+#: Rules run on every active record whatever its scope: they concern the records' identity and
+#: the merges made before any rule (a repeated record_id makes finding ids and decisions ambiguous
+#: for excluded rows too; a merge into an excluded record still explains the twin's disposition).
+EVERY_RECORD_CODES = ("duplicate-merged", "duplicate-record-id")
 
 
 def get_links(records: pd.DataFrame, ctx: RuleContext) -> lk.Links:
@@ -272,14 +285,21 @@ def rule_licence_unused(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
 
     Enforces: good practice (ATT_REPORTING.md section 5, licences unused in
     the year): normal, but it explains why authorized and actual figures differ.
+    A shipment left out of the report's scope (own forces, ammunition, parts)
+    still uses its licence: the licence was used, and the shipment's own scope
+    finding explains the gap. A licence whose every line is out of scope is not
+    reported, so it gets no finding.
     """
     links = get_links(records, ctx)
     lic = links.licences
+    lic = lic[~lic["lic_excluded"].to_numpy(dtype=bool)]
     if lic.empty:
         return fnd.empty_frame()
     s = links.shipments
     year = _year(ctx)
     in_year = s.loc[s["status"] == lk.LINKED, ["_lid", "date"]]
+    if len(links.excluded):
+        in_year = pd.concat([in_year, links.excluded], ignore_index=True)
     if year is not None:
         in_year = in_year[(in_year["date"].dt.year == year).fillna(False)]
     used = in_year[["_lid"]].drop_duplicates().assign(_used=True)
