@@ -107,7 +107,8 @@ def _settings_by_row(raw: pd.DataFrame, agencies: dict[str, AgencyConfig], profi
     for name, agency in agencies.items():
         profile = profiles.get(name)
         values[name] = (getattr(profile, key, None) if profile else None) or getattr(agency, key)
-    return raw["src_agency"].astype(object).map(values)  # object: a setting may be None
+    # object: a setting may be None; few agencies, so map the distinct names only
+    return per_unique(raw["src_agency"], lambda names: names.astype(object).map(values))
 
 
 def _by_setting(raw: pd.DataFrame, setting: pd.Series, func, column: str) -> pd.DataFrame:
