@@ -498,3 +498,13 @@ def test_reconcile_with_excluded_rows_stays_fast():
     assert len(checked) and not scoped & set(checked["row"].astype(int))
     assert (res.records["disposition"] == "excluded").sum() == (own | ammo).sum()
     assert elapsed < 20, f"reconcile of 100k shipments took {elapsed:.1f} s"
+
+
+def test_reconcile_leaves_its_input_frame_unchanged():
+    """Copy-on-write copies: the caller's records are never modified."""
+    records = frame([lic()], [ship(quantity=500), ship(record_id="S2", partner_state="NZL", licence_no=None)],
+                    [ship(record_id="MOD-7")])
+    before = records.copy(deep=True)
+    result = reconcile(records, CFG)
+    pd.testing.assert_frame_equal(records, before)
+    assert (result.records["disposition"] != "").any()

@@ -130,7 +130,7 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
     `intake_findings` lets decisions on intake findings (e.g. exclude a row
     an intake warning points at) reach their records.
     """
-    out = records.copy()
+    out = records.copy(deep=False)  # copy-on-write: only the columns changed below are copied
     valid = out["valid"].astype(bool).to_numpy()
     # text columns coded once for the duplicates and all rules (integer group-bys and joins)
     keyed = add_codes(out.loc[valid, list(dict.fromkeys([*EXACT_COLUMNS, *RULE_COLUMNS]))])

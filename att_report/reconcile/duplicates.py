@@ -110,7 +110,7 @@ def apply_merges(records: pd.DataFrame, merges: pd.DataFrame) -> pd.DataFrame:
     A survivor becomes withheld when any of its twins is withheld: one agency's
     confidentiality mark must not be lost by merging (Art. 13(3)).
     """
-    out = records.copy()
+    out = records.copy(deep=False)  # copy-on-write: only the columns changed below are copied
     if "also_from" not in out:
         out["also_from"] = pd.Series("", index=out.index, dtype="string")
     if merges.empty:

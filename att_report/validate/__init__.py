@@ -95,7 +95,7 @@ def validate_records(records: pd.DataFrame, tables: list[RawTable], config,
         right = first.astype({"src_agency": object, "src_file": object, "src_sheet": object})
         hit = left.merge(right, on=key, how="left")["finding_id"]
         bad = hit.notna().to_numpy()
-        records = records.copy()
+        records = records.copy(deep=False)  # copy-on-write: only the columns changed below are copied
         records.loc[bad, "valid"] = False
         records.loc[bad, "disposition"] = "invalid"
         records.loc[bad, "disposition_ref"] = hit[bad].to_numpy()
