@@ -1039,52 +1039,6 @@ def _integer_digits(text: str) -> int:
     return len(str(int(value)))
 
 
-# --- cell problems -> findings -------------------------------------------------------
-
-_CELL_MESSAGES = {
-    "error-cell": ("cell-error", "Cell {col}{row} shows the error {detail} instead of a value. Correct the formula "
-                   "or type the value, then send the file again."),
-    "formula-no-value": ("formula-no-value", "Cell {col}{row} holds a formula ({detail}) with no saved result "
-                         "(the file was written by a program that does not calculate). Open the file in Excel, "
-                         "let it calculate, save, and send it again, or type the value."),
-    "merged": ("merged-cells", "Cell {col}{row} is part of the merged range {detail}, so it looks filled but is "
-               "empty. Unmerge the cells (Home > Merge & Center) and type the value in every row."),
-}
-
-
-def cell_problem_findings(problems: pd.DataFrame | None, *, agency: str, rel_file: str, sheet: str,
-                          fields: dict[str, str] | None = None, rows: set[int] | None = None) -> pd.DataFrame:
-    """Error findings for cell problems (error cells, formulas without values, merged cells).
-
-    `fields` maps column letters to the intake field they feed (only those
-    columns are reported when given); `rows` limits to data rows. Vectorised.
-    """
-    from att_report import findings as fnd
-
-    if problems is None or problems.empty:
-        return fnd.empty_frame()
-    p = problems[problems["kind"].isin(list(_CELL_MESSAGES))]
-    if fields is not None:
-        p = p[p["column"].isin(list(fields))]
-    if rows is not None:
-        p = p[p["excel_row"].isin(list(rows))]
-    frames = []
-    for kind, (code, template) in _CELL_MESSAGES.items():
-        k = p[p["kind"] == kind]
-        if k.empty:
-            continue
-        msg = pd.Series([template.format(col=c, row=r, detail=d)
-                         for c, r, d in zip(k["column"], k["excel_row"], k["detail"])], index=k.index)
-        src = pd.DataFrame({"src_agency": agency, "src_file": rel_file, "src_sheet": sheet,
-                            "src_row": k["excel_row"].astype("int64")}, index=k.index)
-        field_col = k["column"].map(fields) if fields else k["column"]
-        frames.append(fnd.frame_for_rows(
-            src, code=code, severity=Severity.ERROR, message=msg, value=k["detail"].astype(str),
-            identity=(agency, rel_file + "|" + sheet, k["column"] + k["excel_row"].astype(str))).assign(
-            field=field_col.to_numpy()))
-    return fnd.concat(frames)
-
-
 # --- the contained reader -----------------------------------------------------------
 
 class ReaderCrashed(Exception):

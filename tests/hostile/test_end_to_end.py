@@ -123,3 +123,13 @@ def test_identifiers_stored_as_numbers(tmp_path, cases):
         code = "identifier-precision-lost" if digits > 15 else "identifier-as-number"
         hit = found[(found["code"] == code) & (found["row"] == row)]
         assert len(hit) == 1 and f"{col}{row}" in hit["message"].iloc[0], found.to_string()
+
+
+def test_error_cells_name_field_code_and_value(tmp_path, cases):
+    """The error text, not a blank, reaches the finding, on the field the column feeds."""
+    case = cases["error-cells"]
+    found = intake(_workspace_with(tmp_path, case.path)).findings
+    found = found[found["code"] == "cell-error"]
+    assert sorted(zip(found["row"], found["field"], found["value"])) == [
+        (3, "category", "#N/A"), (4, "value", "#DIV/0!")]
+    assert (found["severity"] == "error").all()

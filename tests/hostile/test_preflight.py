@@ -15,7 +15,6 @@ from make_corpus import Case, make_corpus, sheet_xml, table, write_xlsx  # noqa:
 from att_report.config import Limits  # noqa: E402
 from att_report.findings import Severity  # noqa: E402
 from att_report.intake.safety import (  # noqa: E402
-    cell_problem_findings,
     col_index,
     col_letters,
     contain_policy,
@@ -192,18 +191,6 @@ def test_wrong_extension_between_workbook_kinds(tmp_path):
     path = write_xlsx(tmp_path / "really_xlsx.ods", [(T, sheet_xml(table(2)), "visible")])
     pre = run_path(path)
     assert pre.refuse and pre.findings[0].code == "file-wrong-extension" and ".xlsx" in pre.findings[0].message
-
-
-def test_cell_problem_findings(corpus):
-    pre = run(corpus["error-cells"])
-    frame = cell_problem_findings(pre.sheets[T].cell_problems, agency=AGENCY, rel_file="f.xlsx", sheet=T,
-                                  fields={"G": "category", "I": "value"})
-    assert sorted(zip(frame["row"], frame["field"], frame["code"], frame["value"])) == [
-        (3, "category", "cell-error", "#N/A"), (4, "value", "cell-error", "#DIV/0!")]
-    assert frame["message"].str.contains("G3|I4").all()
-    only_rows = cell_problem_findings(pre.sheets[T].cell_problems, agency=AGENCY, rel_file="f.xlsx", sheet=T,
-                                      rows={4})
-    assert list(only_rows["row"]) == [4]
 
 
 def test_column_letters_roundtrip():
