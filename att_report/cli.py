@@ -32,6 +32,11 @@ out = Console(highlight=False, soft_wrap=True, markup=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 _DEBUG = {"on": False}
 
+# parameters several commands share (one declaration, one help text)
+WORKSPACE = typer.Argument(..., help="The workspace folder (holds att-report.toml).")
+OUT_DIR = typer.Option(None, "--out", help="Output folder (default WORKSPACE/out).")
+QUIET = typer.Option(False, "--quiet", "-q", help="Print only the summary.")
+
 
 def _version(value: bool) -> None:
     if value:
@@ -143,9 +148,9 @@ def _print_intake_summary(intake) -> None:
 
 @app.command()
 def validate(
-    workspace: Path = typer.Argument(..., help="The workspace folder (holds att-report.toml)."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default WORKSPACE/out)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
+    workspace: Path = WORKSPACE,
+    out_dir: Optional[Path] = OUT_DIR,
+    quiet: bool = QUIET,
 ) -> None:
     """Read and check every agency file; write findings and per-agency feedback workbooks."""
     def body() -> int:
@@ -164,9 +169,9 @@ def validate(
 
 @app.command()
 def build(
-    workspace: Path = typer.Argument(..., help="The workspace folder (holds att-report.toml)."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default WORKSPACE/out)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
+    workspace: Path = WORKSPACE,
+    out_dir: Optional[Path] = OUT_DIR,
+    quiet: bool = QUIET,
 ) -> None:
     """Validate, reconcile and compile; write the report, discrepancy log, summary and manifest."""
     def body() -> int:

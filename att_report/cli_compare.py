@@ -18,7 +18,7 @@ from typing import List, Optional
 
 import typer
 
-from att_report.cli import EXIT_FINDINGS, EXIT_OK, _progress, _run, app, out
+from att_report.cli import EXIT_FINDINGS, EXIT_OK, OUT_DIR, QUIET, WORKSPACE, _progress, _run, app, out
 from att_report.config import ConfigError, load_config
 
 MAX_PRINTED = 20
@@ -44,12 +44,12 @@ def _exit_code(findings, build) -> int:
 
 @app.command()
 def compare(
-    workspace: Path = typer.Argument(..., help="The workspace folder (holds att-report.toml)."),
+    workspace: Path = WORKSPACE,
     previous: Path = typer.Option(..., "--previous", help="Last year's report workbook produced by att-report "
                                   "(ATT_annual_report_<STATE>_<YEAR>.xlsx), or the folder holding it and its "
                                   "manifest.json."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default WORKSPACE/out)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
+    out_dir: Optional[Path] = OUT_DIR,
+    quiet: bool = QUIET,
 ) -> None:
     """Compare this year's report with last year's: comparison_<YEAR>.xlsx and a section in the summary."""
     def body() -> int:
@@ -90,11 +90,11 @@ def compare(
 
 @app.command()
 def mirror(
-    workspace: Path = typer.Argument(..., help="The workspace folder (holds att-report.toml)."),
+    workspace: Path = WORKSPACE,
     partner_reports: List[Path] = typer.Argument(..., help="Partner States' reports: att-report workbooks, or "
                                                  "plain tables (.csv/.xlsx) with the report template's columns."),
-    out_dir: Optional[Path] = typer.Option(None, "--out", help="Output folder (default WORKSPACE/out)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="Print only the summary."),
+    out_dir: Optional[Path] = OUT_DIR,
+    quiet: bool = QUIET,
 ) -> None:
     """Mirror check: our exports/imports per partner and category against the partners' own reports."""
     def body() -> int:
