@@ -63,7 +63,7 @@ def test_manifest_accounts_for_every_row(sample_copy, tmp_path):
 
 
 def test_killed_build_leaves_previous_outputs_intact(tmp_path):
-    ws = write_workspace(tmp_path / "ws", [{"record_id": f"R{i}"} for i in range(1, 3000)])
+    ws = write_workspace(tmp_path / "ws", [{"record_id": f"R{i}"} for i in range(1, 20_000)])
     out = tmp_path / "out"
     assert runner.invoke(app, ["build", str(ws), "--out", str(out)]).exit_code in (0, 1)
     before = _digests(out)
