@@ -26,6 +26,7 @@ import datetime as dt
 import json
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -127,10 +128,50 @@ def _per_kind(budget: int, kinds: int, minimum: int = 2) -> int:
     return max(minimum, budget // kinds)
 
 
+@dataclass(frozen=True)
+class Synthetic:
+    """The generated rows before writing: customs, licences, defence transfers, the planted problems.
+
+    cust: one row per declaration (texts as written: licence_text, procedure, date_text, qty_out...;
+    `lic` the index in `lic` of the licence it was generated under, `kind` its planted problem);
+    lic: one row per licence line; dfn: one row per defence transfer (`source_row`: the customs row
+    a copy repeats).
+    """
+
+    rows: int
+    seed: int
+    cust: pd.DataFrame
+    lic: pd.DataFrame
+    dfn: pd.DataFrame
+    planted: Planted
+
+
 def generate(rows: int, out: Path, seed: int = 7) -> dict:
     """Write the workspace and return the expectations (also written to expected.json)."""
-    rng = np.random.default_rng(seed)
+    syn = synthesize(rows, seed)
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    for sub in ("inputs/customs", "inputs/licensing", "inputs/defence", "profiles"):
+        (out / sub).mkdir(parents=True, exist_ok=True)
+    _write_config(out)
+    _write_customs(out / CUSTOMS_FILE, syn.cust)
+    _write_licences(out / LICENCE_FILE, syn.lic)
+    _write_defence(out / DEFENCE_FILE, syn.dfn, syn.lic)
+    expected = {
+        "seed": seed, "rows": syn.rows, "state": STATE, "year": YEAR,
+        "rows_read": {CUSTOMS_FILE: syn.rows, LICENCE_FILE: len(syn.lic), DEFENCE_FILE: len(syn.dfn)},
+        "counts": syn.planted.counts(),
+        # findings expected somewhere (one per file and currency, not per planted row)
+        "present": ["currency-converted"],
+        "planted": syn.planted.items,
+    }
+    (out / "expected.json").write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
+    return expected
+
+
+def synthesize(rows: int, seed: int = 7) -> Synthetic:
+    """Generate every row and plant the problems, in memory (deterministic for a seed)."""
+    rng = np.random.default_rng(seed)
     n_cust = int(rows)
     n_lic = max(20, n_cust // 10)
     n_def = max(10, n_cust // 100)
@@ -266,24 +307,7 @@ def generate(rows: int, out: Path, seed: int = 7) -> dict:
         if kind in ("licence-date-outside-year", "licence-expired-before-year"):
             planted.add("licence-unused", LICENCE_FILE, LICENCE_SHEET, l_row[hit])
 
-    # --- write ------------------------------------------------------------------------------
-    out.mkdir(parents=True, exist_ok=True)
-    for sub in ("inputs/customs", "inputs/licensing", "inputs/defence", "profiles"):
-        (out / sub).mkdir(parents=True, exist_ok=True)
-    _write_config(out)
-    _write_customs(out / CUSTOMS_FILE, cust)
-    _write_licences(out / LICENCE_FILE, lic)
-    _write_defence(out / DEFENCE_FILE, dfn, lic)
-    expected = {
-        "seed": seed, "rows": n_cust, "state": STATE, "year": YEAR,
-        "rows_read": {CUSTOMS_FILE: n_cust, LICENCE_FILE: len(lic), DEFENCE_FILE: len(dfn)},
-        "counts": planted.counts(),
-        # findings expected somewhere (one per file and currency, not per planted row)
-        "present": ["currency-converted"],
-        "planted": planted.items,
-    }
-    (out / "expected.json").write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
-    return expected
+    return Synthetic(n_cust, seed, cust, lic, dfn, planted)
 
 
 def _weights() -> np.ndarray:
