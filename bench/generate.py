@@ -15,7 +15,11 @@ rules detect. A planted row has exactly one deliberate problem (it may still
 trigger a second, consequential finding, e.g. own-forces also being a partner
 mismatch), and the clean rows are built so that they trigger none of the
 planted codes: every licence covers its shipments with margin, dates fall in
-the licence's validity, defence transfers use their own licences.
+the licence's validity, defence transfers use their own licences. Plants do
+not collide: a licence planted as over-shipped, short-lived or withheld is one
+no planted row ships under or quotes, and a customs row copied into the
+defence file is the only row its copy can pair with (see
+_copies_pair_with_source).
 Deterministic for a given seed (numpy Generator; no clock, no hash order).
 """
 
@@ -94,6 +98,8 @@ DEFENCE_KINDS = ["duplicate-merged", "near-duplicate", "country-unknown", "date-
 DAY = np.timedelta64(1, "D")
 JAN1 = np.datetime64(f"{YEAR}-01-01")
 DEC31 = np.datetime64(f"{YEAR}-12-31")
+# a near-duplicate copy: this many days later, this many more items (within the rule's 14 days, 10%)
+NEAR_DAYS, NEAR_EXTRA = 3, 1
 
 
 def _dmy(dates: np.ndarray) -> np.ndarray:
@@ -213,9 +219,16 @@ def synthesize(rows: int, seed: int = 7) -> Synthetic:
     cust["lic"] = lic_of
     _plant_customs(rng, cust, lic, planted, c_row)
 
-    # --- licence-level problems: on licences none of whose shipments carries a problem ---
-    dirty = set(cust.loc[cust["kind"] != "", "lic"].tolist())
-    clean_lics = np.array([i for i in rng.permutation(n_lic) if i not in dirty])
+    # --- licence-level problems: on licences no planted row touches ----------------------
+    # reserved: a licence with a planted shipment, and a licence a planted row quotes without
+    # being generated under it (shipment-licence-other-flow): the generator would count that
+    # shipment in the licence's total, the rule rightly not (1M, seed 7: two over-valued
+    # licences were covered by an other-flow shipment's value, so never exceeded)
+    touched = np.union1d(cust.loc[cust["kind"] != "", "lic"].to_numpy(dtype=np.int64),
+                         _quoted_licences(cust.loc[cust["kind"] != "", "licence_text"], lic))
+    shipped = np.bincount(cust["lic"].to_numpy(dtype=np.int64), minlength=n_lic)[:n_lic] > 0
+    order = rng.permutation(n_lic)
+    clean_lics = order[~np.isin(order, touched) & shipped[order]]
     over_q, over_v, short, withheld = np.array_split(clean_lics[:4 * per_lic], 4)
     for i in short:  # valid until 30 June; all its shipments in time, but one after
         lic.loc[i, "valid_until"] = np.datetime64(f"{YEAR}-06-30")
@@ -240,11 +253,8 @@ def synthesize(rows: int, seed: int = 7) -> Synthetic:
     dfn["lic"] = d_lic_of
     dfn["kind"] = ""
     special = set(over_q) | set(over_v) | set(short) | set(withheld)
-    # a customs row with an identical twin (same licence, date, quantity) is not copied: the
-    # merge pairs the copy with the first twin in file order, which may not be the source
-    twin = cust.duplicated(["lic", "date", "qty"], keep=False)
     copy_pool = cust.index[(cust["kind"] == "") & ~cust["lic"].isin(special) & (cust["qty"] >= 10)
-                           & (cust["date"] <= DEC31 - 20 * DAY) & ~twin]
+                           & (cust["date"] <= DEC31 - 20 * DAY) & _copies_pair_with_source(cust)]
     picks = rng.choice(copy_pool, size=min(2 * per_def, len(copy_pool)), replace=False)
     # one copy per licence so a near-duplicate's extra quantity never over-ships a licence
     picks = pd.Series(picks).groupby(cust.loc[picks, "lic"].to_numpy()).first().to_numpy()
@@ -252,8 +262,8 @@ def synthesize(rows: int, seed: int = 7) -> Synthetic:
     half = len(copies) // 2
     copies["kind"] = ["duplicate-merged"] * half + ["near-duplicate"] * (len(copies) - half)
     near = copies["kind"] == "near-duplicate"
-    copies.loc[near, "date"] = copies.loc[near, "date"] + 3 * DAY
-    copies.loc[near, "qty"] = copies.loc[near, "qty"] + 1
+    copies.loc[near, "date"] = copies.loc[near, "date"] + NEAR_DAYS * DAY
+    copies.loc[near, "qty"] = copies.loc[near, "qty"] + NEAR_EXTRA
     copies["source_row"] = c_row[picks]
     dfn = pd.concat([dfn, copies], ignore_index=True)
     order = rng.permutation(len(dfn))
@@ -439,6 +449,35 @@ def _plant_customs(rng, cust: pd.DataFrame, lic: pd.DataFrame, planted: Planted,
     # a shipment quoting a licence of the other flow never counts against that licence
     other_flow = cust["kind"] == "shipment-licence-other-flow"
     cust.loc[other_flow, ["qty_num", "value_num"]] = 0.0
+
+
+def _quoted_licences(licence_text: pd.Series, lic: pd.DataFrame) -> np.ndarray:
+    """Indices in `lic` of the licences these texts quote (as the rules compare: trimmed, any case)."""
+    number = pd.Series(lic.index, index=lic["licence_no"].astype(str).str.upper())
+    quoted = licence_text.dropna().astype(str).str.strip().str.upper()
+    return number.reindex(quoted.unique()).dropna().to_numpy(dtype=np.int64)
+
+
+def _copies_pair_with_source(cust: pd.DataFrame) -> np.ndarray:
+    """Rows whose defence copy can only pair with them: True where the row may be copied.
+
+    The merge pairs a copy with the first customs row of the same flow, licence, date and
+    quantity in file order, so an exact copy's source must be the only such row (1M, seed 7:
+    a copy merged with an identical earlier shipment, not its source). A near-duplicate copy
+    (NEAR_DAYS later, NEAR_EXTRA more items) must equal no customs row, else it is merged,
+    not flagged.
+    Keys use both the licence a row was generated under and the one it quotes (planted rows
+    may differ); over-excluding costs nothing.
+    """
+    quoted = cust["licence_text"].astype("string").str.strip().str.upper()
+    ok = np.ones(len(cust), dtype=bool)
+    for lic_key in (cust["lic"], quoted):
+        key = pd.DataFrame({"flow": cust["flow"].to_numpy(), "lic": lic_key.to_numpy(),
+                            "date": cust["date"].to_numpy(), "qty": cust["qty"].to_numpy()})
+        ok &= ~key.duplicated(keep=False).to_numpy()
+        near = key.assign(date=key["date"] + NEAR_DAYS * DAY, qty=key["qty"] + NEAR_EXTRA)
+        ok &= ~pd.MultiIndex.from_frame(near).isin(pd.MultiIndex.from_frame(key))
+    return ok
 
 
 def _licence_with_cat(lic: pd.DataFrame, cat: int, flow: str, salt: int) -> str:

@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import Path
 
+import numpy as np
+import pandas as pd
 import pytest
 
 BENCH = Path(__file__).resolve().parent.parent / "bench"
@@ -85,3 +87,93 @@ def test_check_notices_a_missing_problem(tmp_path, built):
     assert check["missing_by_code"] == {"licence-quantity-exceeded": 1}
     manifest = json.loads((copy / "out" / "manifest.json").read_text(encoding="utf-8"))
     assert manifest["totals"]["rows_read"] == sum(expected["rows_read"].values())
+
+
+# --- the plants cannot collide (no build: the rows as generated, read as the rules read them) ----
+
+_KEY = ["flow", "licence", "date", "qty"]
+
+
+def _as_read(syn, gen) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Customs and defence rows as written: flow, licence (trimmed, upper case), date, quantity, value."""
+    c, d = syn.cust, syn.dfn
+    cust = pd.DataFrame({
+        "flow": c["procedure"].map({"EX": "export", "IM": "import"}).to_numpy(),
+        "licence": c["licence_text"].astype("string").str.strip().str.upper().to_numpy(),
+        "date": pd.to_datetime(c["date_text"], format="%d/%m/%Y", errors="coerce").to_numpy(),
+        "qty": pd.to_numeric(c["qty_out"], errors="coerce").to_numpy(),
+        "value": pd.to_numeric(c["value_out"], errors="coerce").to_numpy(),
+        "row": gen.CUSTOMS_HEADER_ROW + 1 + np.arange(len(c)),
+        "kind": c["kind"].to_numpy(),
+    })
+    dfn = pd.DataFrame({
+        "flow": d["flow"].to_numpy(),
+        "licence": syn.lic.loc[d["lic"], "licence_no"].astype("string").str.upper().to_numpy(),
+        "date": pd.to_datetime(d["date_text"], format="%Y-%m-%d", errors="coerce").to_numpy(),
+        "qty": d["qty"].astype(float).to_numpy(),
+        "value": d["value"].astype(float).to_numpy(),
+        "row": 2 + np.arange(len(d)),
+        "kind": d["kind"].to_numpy(),
+    })
+    return cust, dfn
+
+
+def _collisions(syn, gen) -> list[str]:
+    """Planted problems that another plant or a clean row would hide from the rules."""
+    cust, dfn = _as_read(syn, gen)
+    planted = pd.DataFrame(syn.planted.items)
+    ships = pd.concat([cust, dfn], ignore_index=True)
+    lic = syn.lic.assign(row=2 + np.arange(len(syn.lic)),
+                         licence=syn.lic["licence_no"].astype("string").str.upper())
+    quoted_by_plant = set(ships.loc[ships["kind"] != "", "licence"].dropna())
+    out = []
+    for code, measure in (("licence-quantity-exceeded", "qty"), ("licence-value-exceeded", "value")):
+        mine = lic[lic["row"].isin(planted.loc[planted["code"] == code, "row"])]
+        # only shipments of the licence's own flow count against it (an other-flow one is no link)
+        total = ships.groupby(["licence", "flow"])[measure].sum()
+        shipped = total.reindex(pd.MultiIndex.from_arrays([mine["licence"], mine["flow"]])).fillna(0)
+        short = mine.loc[~(shipped.to_numpy() > mine[measure]), "row"]
+        quoted = mine.loc[mine["licence"].isin(quoted_by_plant), "row"]
+        out += [f"{code}: licence row {r} not exceeded" for r in short]
+        out += [f"{code}: licence row {r} quoted by a planted row" for r in quoted]
+    same = cust.groupby(_KEY, dropna=False).size()
+    # an exact copy merges with the first customs row of its key: that must be its source, alone
+    src = cust[cust["row"].isin(planted.loc[planted["code"] == "duplicate-merged", "row"])]
+    n = same.reindex(pd.MultiIndex.from_frame(src[_KEY])).fillna(0).to_numpy()
+    out += [f"duplicate-merged: source row {r} shares its key with {k - 1} other customs rows"
+            for r, k in zip(src["row"], n) if k != 1]
+    # a near copy equal to some customs row would be merged, not flagged
+    near = dfn[dfn["kind"] == "near-duplicate"]
+    n = same.reindex(pd.MultiIndex.from_frame(near[_KEY])).fillna(0).to_numpy()
+    out += [f"near-duplicate: defence row {r} equals {k} customs rows" for r, k in zip(near["row"], n) if k]
+    return out
+
+
+# seeds where an other-flow plant quoted a licence planted as exceeded (the 1M miss, seed 7)
+@pytest.mark.parametrize(("rows", "seed"), [(20_000, 34), (50_000, 9), (50_000, 14), (20_000, 7)])
+def test_plants_cannot_collide(rows, seed):
+    gen = _load("generate")
+    syn = gen.synthesize(rows, seed)
+    assert _collisions(syn, gen) == []
+    counts = syn.planted.counts()
+    assert counts["duplicate-merged"] >= 2 and counts["near-duplicate"] >= 2
+    assert counts["licence-value-exceeded"] >= 2 and counts["licence-quantity-exceeded"] >= 2
+
+
+def test_collision_check_can_fail():
+    """An other-flow shipment quoting an over-valued licence, and a second identical customs row."""
+    gen = _load("generate")
+    syn = gen.synthesize(20_000, 7)
+    cust = syn.cust.copy()
+    lic_row = next(p["row"] for p in syn.planted.items if p["code"] == "licence-value-exceeded")
+    licence = syn.lic.iloc[lic_row - 2]
+    other = cust.index[(cust["kind"] == "") & (cust["flow"] != licence["flow"])][0]
+    cust.loc[other, ["licence_text", "kind"]] = [licence["licence_no"], "shipment-licence-other-flow"]
+    src_row = next(p["row"] for p in syn.planted.items if p["code"] == "duplicate-merged")
+    src = src_row - gen.CUSTOMS_HEADER_ROW - 1
+    twin = cust.index[(cust["kind"] == "") & (cust.index != src) & (cust.index != other)][0]
+    cust.loc[twin, ["procedure", "licence_text", "date_text", "qty_out"]] = \
+        cust.loc[src, ["procedure", "licence_text", "date_text", "qty_out"]].to_numpy()
+    found = _collisions(gen.Synthetic(syn.rows, syn.seed, cust, syn.lic, syn.dfn, syn.planted), gen)
+    assert f"licence-value-exceeded: licence row {lic_row} quoted by a planted row" in found
+    assert f"duplicate-merged: source row {src_row} shares its key with 1 other customs rows" in found
