@@ -158,6 +158,32 @@ def _read_workbook(path: Path, ctx: _Ctx) -> None:
                          "describe the file's own columns in a profile.")
 
 
+def field_letters_from_head(cells: dict[tuple[int, int], str], agency: AgencyConfig, rel_path: str, *,
+                            sheet: str, profile: Profile | None) -> dict[str, str]:
+    """Canonical field -> column letter, from the first rows of a sheet (`safety.head_cells`).
+
+    The same header detection as the full read, on a small grid: an early
+    guess at where identifiers are while a large sheet is still being read.
+    Empty when no header is found there.
+    """
+    if not cells:
+        return {}
+    rows = max(r for r, _ in cells)
+    width = max(c for _, c in cells)
+    grid = pd.DataFrame([[cells.get((r, c)) for c in range(1, width + 1)] for r in range(1, rows + 1)],
+                        dtype=object)
+    letters = [column_letter(i) for i in range(width)]
+    if profile is not None and isinstance(profile.sheet, str) and profile.sheet != sheet:
+        return {}
+    ctx = _Ctx(agency, rel_path, profile, FileRead(info=FileInfo(agency=agency.name, path=rel_path, sha256="",
+                                                                  size=0, mtime=0.0)))
+    table = _table_from_grid(grid, letters, ctx, sheet=sheet, first_line=1, explicit=False)
+    if table is None:
+        return {}
+    return {name: table.column_letters[header] for name, header in table.field_columns.items()
+            if header in table.column_letters}
+
+
 # --- csv ---------------------------------------------------------------------
 
 def _read_csv(path: Path, ctx: _Ctx) -> None:

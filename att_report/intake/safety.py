@@ -267,6 +267,11 @@ class Preflight:
     date1904: bool = False
     macros: bool = False
     seconds: float = 0.0
+    #: uncompressed bytes of all worksheet parts (decides whether scanning runs beside the reader)
+    sheet_bytes: int = 0
+    #: the sheet scans are still to run (`preflight(..., scan_sheets=False)`); see `complete_preflight`
+    pending: bool = False
+    dde_parts: list[str] = field(default_factory=list)
 
     def sheet(self, name: str) -> SheetScan | None:
         return self.sheets.get(name)
@@ -319,12 +324,17 @@ def _finding(sev: str, code: str, message: str, agency: str, rel_file: str, *, s
                    row=row, field=field_, value=value).with_id()
 
 
-def preflight(path: Path, limits: Limits | None = None, *, agency: str = "", rel_file: str = "") -> Preflight:
+def preflight(path: Path, limits: Limits | None = None, *, agency: str = "", rel_file: str = "",
+              scan_sheets: bool = True) -> Preflight:
     """Check one input file before any reader opens it.
 
     Returns `Preflight(kind, refuse, findings, sheets, ...)`. When `refuse` is
     true the file must not be handed to a reader: the findings say why (one
     error finding naming the file). Never raises for bad input.
+
+    With `scan_sheets=False` the worksheets' XML is not scanned yet (every
+    other check runs): `pending` is set and `complete_preflight` finishes the
+    job, so a large sheet can be scanned while a contained reader reads it.
     """
     path = Path(path)
     limits = limits or Limits()
@@ -373,26 +383,69 @@ def preflight(path: Path, limits: Limits | None = None, *, agency: str = "", rel
                 f"This file is named '{suffix or '(no extension)'}' but is really a {real} workbook. "
                 f"Rename it to {real} and run again."), value=suffix)
         if kind in ("xlsx", "xlsm", "ods"):
-            _check_zip(path, kind, limits, result, agency, rel_file)
+            _check_zip(path, kind, limits, result, agency, rel_file, scan_sheets=scan_sheets)
     except _Refused as exc:
         return refuse(exc.code, exc.message, exc.value, exc.sheet)
     except (KeyboardInterrupt, SystemExit, GeneratorExit):
         raise
     except BaseException as exc:  # noqa: BLE001 - a parser panic must become a finding
-        return refuse("file-unreadable", (
-            f"The file could not be checked ({type(exc).__name__}: {str(exc)[:200]}). Open it in Excel, "
-            "save it again as .xlsx and replace this file."))
+        return refuse("file-unreadable", _unchecked_message(exc))
     result.refuse = result.refuse or any(f.severity == Severity.ERROR and f.code in _FILE_REFUSALS
                                          for f in result.findings)
     result.seconds = time.perf_counter() - start
     return result
 
 
+def complete_preflight(path: Path, pre: Preflight, limits: Limits | None = None, *, agency: str = "",
+                       rel_file: str = "") -> Preflight:
+    """Run the sheet scans that `preflight(..., scan_sheets=False)` left pending, then their notes.
+
+    Afterwards `pre` is what `preflight(path)` would have returned: the same
+    scans, findings and verdicts. Never raises for bad input.
+    """
+    if not pre.pending or pre.refuse:
+        return pre
+    path = Path(path)
+    limits = limits or Limits()
+    rel_file = rel_file or path.name
+    start = time.perf_counter()
+
+    def refuse(code: str, message: str, value: str = "", sheet: str = "") -> None:
+        pre.refuse = True
+        pre.findings.append(_finding(Severity.ERROR, code, message, agency, rel_file, value=value, sheet=sheet))
+
+    try:
+        parts = {scan.part: scan for scan in pre.sheets.values()}
+        with zipfile.ZipFile(path) as zf:
+            for info in zf.infolist():
+                scan = parts.get(info.filename)
+                if scan is not None:
+                    pre.sheets[scan.name] = _scan_sheet(zf, info, scan.name, scan.state, limits)
+        _scan_notes(pre, agency, rel_file, limits)
+    except _Refused as exc:
+        refuse(exc.code, exc.message, exc.value, exc.sheet)
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        refuse("file-truncated", _MESSAGES["file-truncated"].format(detail=_short(exc)))
+    except (KeyboardInterrupt, SystemExit, GeneratorExit):
+        raise
+    except BaseException as exc:  # noqa: BLE001 - a parser panic must become a finding
+        refuse("file-unreadable", _unchecked_message(exc))
+    pre.pending = False
+    pre.seconds += time.perf_counter() - start
+    return pre
+
+
+def _unchecked_message(exc: BaseException) -> str:
+    return (f"The file could not be checked ({type(exc).__name__}: {str(exc)[:200]}). Open it in Excel, "
+            "save it again as .xlsx and replace this file.")
+
+
 _FILE_REFUSALS = {"file-empty", "file-truncated", "file-encrypted", "file-legacy-xls", "file-unreadable",
                   "file-not-spreadsheet", "xml-entities", "zip-bomb"}
 
 
-def _check_zip(path: Path, kind: str, limits: Limits, result: Preflight, agency: str, rel_file: str) -> None:
+def _check_zip(path: Path, kind: str, limits: Limits, result: Preflight, agency: str, rel_file: str, *,
+               scan_sheets: bool = True) -> None:
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
@@ -412,14 +465,19 @@ def _check_zip(path: Path, kind: str, limits: Limits, result: Preflight, agency:
         scans: dict[str, SheetScan] = {}
         for info in infos:
             if info.filename in by_part:
-                name, state = by_part[info.filename]
-                scans[name] = _scan_sheet(zf, info, name, state, limits)
+                result.sheet_bytes += info.file_size
+                if scan_sheets:
+                    name, state = by_part[info.filename]
+                    scans[name] = _scan_sheet(zf, info, name, state, limits)
             elif not (info.is_dir() or info.filename.lower().endswith(_BINARY_PARTS)):
                 _scan_entities(zf, info)
         result.sheets = {name: scans.get(name, SheetScan(name=name, part=part, state=state))
                          for name, part, state in sheet_parts}
         if kind in ("xlsx", "xlsm"):
             _xlsx_notes(zf, names, lower, result, agency, rel_file, limits)
+            result.pending = not scan_sheets
+            if scan_sheets:
+                _scan_notes(result, agency, rel_file, limits)
         else:
             _ods_notes(zf, names, result, agency, rel_file)
 
@@ -878,6 +936,13 @@ def _xlsx_notes(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], lower: d
             "or updated; only the values saved in this file were read. Check that these saved values are "
             "current, or paste the values in place of the links (Data > Edit Links > Break Link)."),
             agency, rel_file, value=", ".join(links[:5])))
+    result.dde_parts = dde_parts
+
+
+def _scan_notes(result: Preflight, agency: str, rel_file: str, limits: Limits) -> None:
+    """Notes that need the sheet scans: DDE formulas, hidden sheets and rows, sheet size."""
+    add = result.findings.append
+    dde_parts = result.dde_parts
     dde_cells = []
     for scan in result.sheets.values():
         cp = scan.cell_problems
@@ -967,6 +1032,88 @@ def _ods_notes(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], result: P
             add(_finding(Severity.WARNING, "dde-ignored", (
                 "The spreadsheet contains DDE links to other programs. They were not run; only saved cell "
                 "values were read."), agency, rel_file))
+
+
+# --- the first rows, for an early look at the header ------------------------------
+
+_HEAD_ROW = re.compile(rb"<" + _P + rb"row\b([^>]*?)(?:/>|>(.*?)</" + _P + rb"row>)", re.S)
+_HEAD_CELL = re.compile(rb"<" + _P + rb"c\b([^>]*?)(?:/>|>(.*?)</" + _P + rb"c>)", re.S)
+_HEAD_T = re.compile(rb"<" + _P + rb"t\b[^>]*?(?:/>|>([^<]*)</" + _P + rb"t>)")
+_HEAD_SI = re.compile(rb"<" + _P + rb"si\b[^>]*?(?:/>|>(.*?)</" + _P + rb"si>)", re.S)
+_HEAD_RPH = re.compile(rb"<" + _P + rb"rPh\b.*?</" + _P + rb"rPh>", re.S)
+
+
+def head_cells(path: Path, sheet_name: str, max_row: int) -> dict[tuple[int, int], str]:
+    """Text of the cells in rows 1..`max_row` of a sheet: {(excel_row, column index): text}.
+
+    An early look at a large sheet's header while a reader reads the whole of
+    it (the header tells which columns hold identifiers). Reads only the start
+    of the sheet XML and of the shared strings. Empty when the sheet cannot be
+    found or read: callers then simply wait for the reader.
+    """
+    try:
+        with zipfile.ZipFile(path) as zf:
+            lower = {n.lower(): n for n in zf.namelist()}
+            part = next((p for name, p, _ in _workbook_sheets(zf, lower) if name == sheet_name), None)
+            if not part or part not in zf.namelist():
+                return {}
+            head = b""
+            for seg in _segments(zf, zf.getinfo(part), {}):
+                head += seg
+                last = _ROW_TAG.findall(head)
+                if len(last) > max_row or len(head) > 64 * 1024 * 1024:
+                    break
+            raw: dict[tuple[int, int], tuple[bytes, bytes]] = {}
+            row = 0
+            for m in _HEAD_ROW.finditer(head):
+                r = _R_ATTR.search(b" " + m.group(1))
+                row = int(r.group(2)) if r and r.group(2) else row + 1
+                if row > max_row:
+                    break
+                col = 0
+                for c in _HEAD_CELL.finditer(m.group(2) or b""):
+                    ref = _R_ATTR.search(b" " + c.group(1))
+                    col = col_index(ref.group(1)) if ref and ref.group(1) else col + 1
+                    t = _T_ATTR.search(b" " + c.group(1))
+                    raw[(row, col)] = (t.group(1) if t else b"n", c.group(2) or b"")
+            wanted = {int(v.group(1)) for kind, body in raw.values() if kind == b"s"
+                      for v in [_V_TEXT.search(body)] if v and v.group(1).strip().isdigit()}
+            shared = _shared_strings(zf, lower, max(wanted)) if wanted else {}
+    except (_Refused, zipfile.BadZipFile, OSError, KeyError, EOFError, zlib.error, ValueError):
+        return {}
+    out: dict[tuple[int, int], str] = {}
+    for key, (kind, body) in raw.items():
+        if kind == b"inlineStr":
+            text = "".join(_unescape(t.group(1) or b"") for t in _HEAD_T.finditer(_HEAD_RPH.sub(b"", body)))
+        elif kind == b"s":
+            v = _V_TEXT.search(body)
+            text = shared.get(int(v.group(1)), "") if v and v.group(1).strip().isdigit() else ""
+        else:
+            v = _V_TEXT.search(body)
+            text = _unescape(v.group(1)) if v else ""
+        if text.strip():
+            out[key] = text
+    return out
+
+
+def _shared_strings(zf: zipfile.ZipFile, lower: dict[str, str], last: int) -> dict[int, str]:
+    """Shared strings 0..`last` (streamed: stops once they are read)."""
+    name = lower.get("xl/sharedstrings.xml")
+    if name is None:
+        return {}
+    out: dict[int, str] = {}
+    carry = b""
+    for chunk in _chunks(zf, zf.getinfo(name)):
+        buf = carry + chunk
+        end = 0
+        for m in _HEAD_SI.finditer(buf):
+            body = _HEAD_RPH.sub(b"", m.group(1) or b"")
+            out[len(out)] = "".join(_unescape(t.group(1) or b"") for t in _HEAD_T.finditer(body))
+            end = m.end()
+            if len(out) > last:
+                return out
+        carry = buf[end:]
+    return out
 
 
 # --- numbers where text was expected ---------------------------------------------
@@ -1100,7 +1247,8 @@ def _context():
         _CONTEXT = mp.get_context(method)
         if method == "forkserver":
             # heavy imports once in the fork server, not per file
-            _CONTEXT.set_forkserver_preload(["pandas", "fastexcel", "att_report.intake.safety"])
+            _CONTEXT.set_forkserver_preload(["pandas", "fastexcel", "att_report.intake.safety",
+                                             "att_report.intake.readers"])
     return _CONTEXT
 
 
@@ -1114,42 +1262,67 @@ def run_contained(func: Callable[..., Any], *args: Any, limits: Limits | None = 
     re-raised as they are (when they can be pickled). `func` must be a
     module-level function; arguments and result must pickle.
     """
-    limits = limits or Limits()
-    ctx = _context()
-    recv, send = ctx.Pipe(duplex=False)
-    proc = ctx.Process(target=_child, args=(send, func, args, kwargs, limits.worker_memory_mb), daemon=True)
-    proc.start()
-    send.close()
-    deadline = time.monotonic() + limits.worker_timeout_s
-    try:
-        while True:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise ReaderCrashed(f"the reader took longer than {limits.worker_timeout_s} s and was stopped")
-            if recv.poll(min(remaining, 0.5)):
-                try:
-                    status, payload = recv.recv()
-                except (EOFError, OSError):
+    return start_contained(func, *args, limits=limits, **kwargs).result()
+
+
+def start_contained(func: Callable[..., Any], *args: Any, limits: Limits | None = None,
+                    **kwargs: Any) -> "ContainedJob":
+    """`run_contained` without waiting: the caller works on while the worker runs."""
+    return ContainedJob(func, args, kwargs, limits or Limits())
+
+
+class ContainedJob:
+    """A function running in a contained worker process; `result()` waits, `cancel()` stops it."""
+
+    def __init__(self, func: Callable[..., Any], args: tuple, kwargs: dict, limits: Limits):
+        ctx = _context()
+        self._timeout = limits.worker_timeout_s
+        self._recv, send = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_child, args=(send, func, args, kwargs, limits.worker_memory_mb),
+                                 daemon=True)
+        self._proc.start()
+        send.close()
+        self._deadline = time.monotonic() + limits.worker_timeout_s
+        self._closed = False
+
+    def result(self) -> Any:
+        proc, recv = self._proc, self._recv
+        try:
+            while True:
+                remaining = self._deadline - time.monotonic()
+                if remaining <= 0:
+                    raise ReaderCrashed(f"the reader took longer than {self._timeout} s and was stopped")
+                if recv.poll(min(remaining, 0.5)):
+                    try:
+                        status, payload = recv.recv()
+                    except (EOFError, OSError):
+                        proc.join(5)
+                        raise ReaderCrashed(_death_message(proc.exitcode)) from None
                     proc.join(5)
-                    raise ReaderCrashed(_death_message(proc.exitcode)) from None
-                proc.join(5)
-                if status == "ok":
-                    return payload
-                raise payload
-            if not proc.is_alive():
-                if recv.poll(0):
-                    continue
-                raise ReaderCrashed(_death_message(proc.exitcode))
-    finally:
+                    if status == "ok":
+                        return payload
+                    raise payload
+                if not proc.is_alive():
+                    if recv.poll(0):
+                        continue
+                    raise ReaderCrashed(_death_message(proc.exitcode))
+        finally:
+            self.cancel()
+
+    def cancel(self) -> None:
+        """Stop the worker (if still running) and release its resources; idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        proc = self._proc
         if proc.is_alive():
             proc.kill()
             proc.join(5)
-        recv.close()
-        if hasattr(proc, "close"):
-            try:
-                proc.close()
-            except ValueError:
-                pass
+        self._recv.close()
+        try:
+            proc.close()
+        except ValueError:
+            pass
 
 
 def _death_message(exitcode: int | None) -> str:

@@ -5,10 +5,17 @@ limits, XML attacks, macros, cell problems) and may refuse the file with a
 finding; an odd but acceptable file is read in a worker process so a reader
 crash becomes a finding, not the end of the run; the sheet XML then tells
 which identifier cells were stored as numbers.
+
+A large workbook (`PARALLEL_SHEET_BYTES` of sheet XML) takes two cores: the
+file-level checks run first as always, then a contained worker reads it
+while this process scans its sheets' XML and, from the header in the first
+rows, its identifier columns. The verdict is the same as for a small file: a
+refusal from the scan discards whatever the worker read.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -18,49 +25,127 @@ from att_report.config import AgencyConfig, Limits
 from att_report.findings import Finding, Severity
 from att_report.intake import safety
 from att_report.intake.profiles import Profile
-from att_report.intake.readers import FileRead, file_digest, read_file
+from att_report.intake.readers import HEADER_SCAN_ROWS, FileRead, field_letters_from_head, file_digest, read_file
 from att_report.intake.tables import FileInfo, RawTable
 
 ID_FIELDS = ("record_id", "licence_no", "hs_code")
 NUMBER_FIELDS = ("quantity", "value")
 _LOOKS_NUMERIC = r"^\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$"
+#: rows of a large sheet looked at for its header before the reader is done
+HEAD_ROWS = HEADER_SCAN_ROWS + 2
+
+
+#: Workbooks whose sheet XML is at least this large (uncompressed) are read in a
+#: contained worker while this process scans the XML: two cores instead of one
+#: for the two slowest steps of intake (measured: 1M rows, 780 MB of XML, the
+#: read stage goes from ~28 s to ~17 s). Smaller files are not worth the worker's
+#: start-up and the frame's trip back.
+PARALLEL_SHEET_BYTES = 48 * 1024 * 1024
 
 
 def read_untrusted(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile | None,
                    limits: Limits) -> FileRead:
-    pre = safety.preflight(path, limits, agency=agency.name, rel_file=rel)
+    pre = safety.preflight(path, limits, agency=agency.name, rel_file=rel, scan_sheets=False)
     if pre.refuse:
-        sha, size, mtime = file_digest(path)
-        info = FileInfo(agency=agency.name, path=rel, sha256=sha, size=size, mtime=mtime, readable=False)
-        return FileRead(info=info, findings=list(pre.findings))
+        return _refused(path, agency, rel, pre)
     kind = pre.kind if pre.kind in ("xlsx", "xlsm", "ods", "csv", "text") else None
-    refused = frozenset(name for name, scan in pre.sheets.items() if scan.refuse)
-    try:
-        if safety.contain_policy(pre):
-            result = safety.run_contained(read_file, path, agency, rel, profile=profile, kind=kind,
-                                          skip_sheets=refused, limits=limits)
-        else:
-            result = read_file(path, agency, rel, profile=profile, limits=limits, kind=kind, skip_sheets=refused)
-    except safety.ReaderCrashed as exc:
-        sha, size, mtime = file_digest(path)
-        info = FileInfo(agency=agency.name, path=rel, sha256=sha, size=size, mtime=mtime, readable=False)
-        crash = Finding(Severity.ERROR, "file-unreadable",
-                        f"The file could not be read: the reader stopped ({exc}). Open it in Excel, save it again "
-                        "as .xlsx, and send it again.", agency=agency.name, file=rel).with_id(agency.name, rel)
-        return FileRead(info=info, findings=[*pre.findings, crash])
+    result = None
+    numeric: dict[str, tuple[frozenset[str], pd.DataFrame]] = {}
+    if pre.pending and pre.sheet_bytes >= PARALLEL_SHEET_BYTES:
+        result = _read_beside_scan(path, agency, rel, pre, profile=profile, kind=kind, limits=limits,
+                                   numeric=numeric)
+    else:
+        safety.complete_preflight(path, pre, limits, agency=agency.name, rel_file=rel)
+    if pre.refuse:
+        return _refused(path, agency, rel, pre)
+    if result is None:
+        refused = frozenset(name for name, scan in pre.sheets.items() if scan.refuse)
+        try:
+            if safety.contain_policy(pre):
+                result = safety.run_contained(read_file, path, agency, rel, profile=profile, kind=kind,
+                                              skip_sheets=refused, limits=limits)
+            else:
+                result = read_file(path, agency, rel, profile=profile, limits=limits, kind=kind,
+                                   skip_sheets=refused)
+        except safety.ReaderCrashed as exc:
+            return _crashed(path, agency, rel, pre, exc)
+    if isinstance(result, _Crash):
+        return result.read
     # the preflight names hidden sheets from the workbook XML; keep one note per sheet
     noted = {(f.code, f.sheet) for f in pre.findings}
     result.findings = [*pre.findings, *(f for f in result.findings if (f.code, f.sheet) not in noted)]
     if kind in ("xlsx", "xlsm"):
         for table in result.tables:
             table.date1904 = pre.date1904
-            _attach_sheet_facts(path, table, pre, agency, profile, limits)
+            _attach_sheet_facts(path, table, pre, agency, profile, limits, numeric.get(table.sheet))
     return result
 
 
+def _read_beside_scan(path: Path, agency: AgencyConfig, rel: str, pre, *, profile: Profile | None,
+                      kind: str | None, limits: Limits,
+                      numeric: dict[str, tuple[frozenset[str], pd.DataFrame]]) -> "FileRead | _Crash | None":
+    """Read a large workbook in a contained worker while this process scans its sheet XML.
+
+    The worker is contained (memory and time limits), so a hostile sheet the
+    scan would have refused can only make it fail, never this process. When
+    the scan refuses the file or a sheet, the worker's read is discarded
+    (None: the caller reads again, skipping the refused sheets, exactly as for
+    a small file). While the worker still reads, the header found in the
+    sheet's first rows says which columns hold identifiers, and their
+    number-typed cells are looked up here: `numeric[sheet] = (letters, cells)`.
+    """
+    job = safety.start_contained(read_file, path, agency, rel, profile=profile, kind=kind, limits=limits)
+    try:
+        safety.complete_preflight(path, pre, limits, agency=agency.name, rel_file=rel)
+        if pre.refuse or any(scan.refuse for scan in pre.sheets.values()):
+            job.cancel()
+            return None
+        decimal = (profile.decimal if profile and profile.decimal else None) or agency.decimal
+        wanted = ID_FIELDS + (NUMBER_FIELDS if decimal == "," else ())
+        for name in pre.sheets:
+            head = safety.head_cells(path, name, HEAD_ROWS if not (profile and profile.header_row)
+                                     else max(HEAD_ROWS, profile.header_row + 2))
+            fields = field_letters_from_head(head, agency, rel, sheet=name, profile=profile)
+            letters = frozenset(fields[f] for f in wanted if f in fields)
+            if letters:
+                numeric[name] = (letters, safety.numeric_cells(path, name, sorted(letters), limits))
+        try:
+            return job.result()
+        except safety.ReaderCrashed as exc:
+            return _Crash(_crashed(path, agency, rel, pre, exc))
+    finally:
+        job.cancel()
+
+
+@dataclass
+class _Crash:
+    """The worker died: `read` is the file's final result (its findings say so)."""
+
+    read: FileRead
+
+
+def _refused(path: Path, agency: AgencyConfig, rel: str, pre) -> FileRead:
+    sha, size, mtime = file_digest(path)
+    info = FileInfo(agency=agency.name, path=rel, sha256=sha, size=size, mtime=mtime, readable=False)
+    return FileRead(info=info, findings=list(pre.findings))
+
+
+def _crashed(path: Path, agency: AgencyConfig, rel: str, pre, exc: Exception) -> FileRead:
+    sha, size, mtime = file_digest(path)
+    info = FileInfo(agency=agency.name, path=rel, sha256=sha, size=size, mtime=mtime, readable=False)
+    crash = Finding(Severity.ERROR, "file-unreadable",
+                    f"The file could not be read: the reader stopped ({exc}). Open it in Excel, save it again "
+                    "as .xlsx, and send it again.", agency=agency.name, file=rel).with_id(agency.name, rel)
+    return FileRead(info=info, findings=[*pre.findings, crash])
+
+
 def _attach_sheet_facts(path: Path, table: RawTable, pre, agency: AgencyConfig, profile: Profile | None,
-                        limits: Limits) -> None:
-    """Cell problems and hidden rows from the preflight; number-typed cells from the sheet XML."""
+                        limits: Limits, numeric: tuple[frozenset[str], pd.DataFrame] | None = None) -> None:
+    """Cell problems and hidden rows from the preflight; number-typed cells from the sheet XML.
+
+    `numeric` = (letters, cells): number-typed cells of those columns, already
+    looked up (`_read_beside_scan`); used when they cover every column needed.
+    """
     scan = pre.sheet(table.sheet)
     problems = [table.cell_problems] if table.cell_problems is not None else []
     if scan is not None:
@@ -88,7 +173,10 @@ def _attach_sheet_facts(path: Path, table: RawTable, pre, agency: AgencyConfig, 
             date_letters[table.column_letters[header]] = name
     letters = sorted({*id_letters, *number_letters, *date_letters})
     if letters:
-        cells = safety.numeric_cells(path, table.sheet, letters, limits)
+        if numeric is not None and set(letters) <= numeric[0]:
+            cells = numeric[1][numeric[1]["column"].isin(letters)].reset_index(drop=True)
+        else:
+            cells = safety.numeric_cells(path, table.sheet, letters, limits)
         ids = cells[cells["column"].isin(list(id_letters))]
         if not ids.empty:
             lost = ids["digits"] > 15

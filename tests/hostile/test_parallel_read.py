@@ -1,0 +1,146 @@
+"""Large workbooks are read in a contained worker while the sheet XML is scanned.
+
+The parallel path must give exactly what the serial one gives (same
+findings, same tables, same cell facts) on every hostile and messy file, and
+a refusal found by the scan must discard what the worker read.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent))
+
+from make_corpus import make_corpus  # noqa: E402
+
+from att_report.config import AgencyConfig, Limits  # noqa: E402
+from att_report.intake import untrusted  # noqa: E402
+
+WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
+_BESIDE = untrusted._read_beside_scan
+
+
+@pytest.fixture(scope="module")
+def corpus(tmp_path_factory):
+    cases = make_corpus(tmp_path_factory.mktemp("corpus"), big=False)
+    return [c for c in cases if c.path.suffix.lower() in WORKBOOK_SUFFIXES]
+
+
+def _agency() -> AgencyConfig:
+    return AgencyConfig(name="Customs", role="customs", files=("*.xlsx",))
+
+
+def _read(path: Path, parallel: bool, monkeypatch, limits: Limits | None = None):
+    monkeypatch.setattr(untrusted, "PARALLEL_SHEET_BYTES", 0 if parallel else 1 << 62)
+    calls = []
+    monkeypatch.setattr(untrusted, "_read_beside_scan", lambda *a, **k: calls.append(a[0]) or _BESIDE(*a, **k))
+    read = untrusted.read_untrusted(path, _agency(), path.name, profile=None, limits=limits or Limits())
+    return read, calls
+
+
+def _facts(read) -> dict:
+    findings = sorted((f.code, f.severity, f.sheet, f.row or 0, f.field, f.value, f.message) for f in read.findings)
+    tables = []
+    for t in read.tables:
+        problems = t.cell_problems if t.cell_problems is not None else pd.DataFrame()
+        tables.append((t.sheet, t.header_row, list(t.data.columns), t.data.astype(object).fillna("").values.tolist(),
+                       list(map(int, t.excel_rows)), sorted(t.hidden_rows),
+                       problems.astype(str).sort_values(list(problems.columns)).values.tolist()
+                       if not problems.empty else []))
+    return {"findings": findings, "tables": tables, "readable": read.info.readable,
+            "rows_read": read.info.rows_read, "sheets": list(read.info.sheets)}
+
+
+def test_parallel_read_equals_serial_read_on_every_workbook_case(corpus, monkeypatch):
+    assert len(corpus) >= 15
+    used_worker = 0
+    for case in corpus:
+        serial, serial_calls = _read(case.path, False, monkeypatch)
+        parallel, parallel_calls = _read(case.path, True, monkeypatch)
+        assert not serial_calls
+        used_worker += bool(parallel_calls)
+        assert _facts(parallel) == _facts(serial), case.name
+    # every workbook the file-level checks let through went the parallel way
+    assert used_worker >= len([c for c in corpus if not c.refuse]) - 2
+
+
+def test_a_sheet_the_scan_refuses_discards_the_workers_read(corpus, monkeypatch):
+    big = next(c for c in corpus if c.sheet_refused)
+    read, calls = _read(big.path, True, monkeypatch)
+    assert calls, "the large-file path was not taken"
+    assert "sheet-too-large" in {f.code for f in read.findings}
+    assert big.sheet not in {t.sheet for t in read.tables}
+
+
+def test_a_worker_crash_is_a_finding_naming_the_file(tmp_path, monkeypatch):
+    import xlsxwriter
+
+    path = tmp_path / "big.xlsx"
+    wb = xlsxwriter.Workbook(str(path))
+    ws = wb.add_worksheet("Transfers")
+    ws.write_row(0, 0, ["record_id", "flow", "date"])
+    ws.write_row(1, 0, ["R1", "export", "2024-01-05"])
+    wb.close()
+    # a worker with almost no memory cannot even start its reader
+    read, calls = _read(path, True, monkeypatch, limits=Limits(worker_memory_mb=64))
+    assert calls
+    codes = {f.code for f in read.findings}
+    assert "file-unreadable" in codes
+    assert not read.tables and not read.info.readable
+
+
+@pytest.mark.parametrize("writer", ["openpyxl", "xlsxwriter", "xlsxwriter-constant-memory"])
+def test_head_cells_reads_the_first_rows_as_text(tmp_path, writer):
+    from att_report.intake import safety
+    from att_report.intake.readers import field_letters_from_head
+
+    path = tmp_path / "head.xlsx"
+    rows = [["Customs export & co <2024>"], [], ["Decl. No", "flow", "date", "hs_code", "licence_no"],
+            [12345, "export", "2024-01-02", 930190, "EL-1"]]
+    if writer == "openpyxl":
+        import openpyxl
+
+        wb = openpyxl.Workbook()
+        ws = wb.active
+        ws.title = "Data"
+        for r, values in enumerate(rows, start=1):
+            for c, v in enumerate(values, start=2):  # the table starts in column B
+                ws.cell(r, c, v)
+        wb.save(path)
+    else:
+        import xlsxwriter
+
+        wb = xlsxwriter.Workbook(str(path), {"constant_memory": writer.endswith("memory")})
+        ws = wb.add_worksheet("Data")
+        for r, values in enumerate(rows):
+            ws.write_row(r, 1, values)
+        wb.close()
+    cells = safety.head_cells(path, "Data", 10)
+    assert cells[(1, 2)] == "Customs export & co <2024>"
+    assert cells[(3, 2)] == "Decl. No" and cells[(3, 6)] == "licence_no"
+    assert cells[(4, 2)] == "12345" and cells[(4, 5)] == "930190"
+    assert (2, 2) not in cells
+    assert safety.head_cells(path, "Data", 2).keys() == {(1, 2)}
+    assert safety.head_cells(path, "No such sheet", 10) == {}
+    letters = field_letters_from_head(cells, _agency(), "head.xlsx", sheet="Data", profile=None)
+    assert letters["flow"] == "C" and letters["hs_code"] == "E" and letters["licence_no"] == "F"
+
+
+def test_identifier_columns_are_scanned_while_the_worker_reads(corpus, monkeypatch):
+    from att_report.intake import safety
+
+    case = next(c for c in corpus if c.name == "identifiers-as-numbers")
+    scans = []
+    real = safety.numeric_cells
+    monkeypatch.setattr(safety, "numeric_cells", lambda *a, **k: scans.append(a[2]) or real(*a, **k))
+    serial, _ = _read(case.path, False, monkeypatch)
+    assert len(scans) == 1
+    parallel, calls = _read(case.path, True, monkeypatch)
+    assert calls and len(scans) == 2, "the early scan's cells were not reused"
+    kinds = set(parallel.tables[0].cell_problems["kind"])
+    assert {"number-identifier", "identifier-precision-lost"} <= kinds
+    assert _facts(parallel) == _facts(serial)
