@@ -70,6 +70,7 @@ from contextlib import contextmanager
 import att_report.pipeline as pipeline
 from att_report.config import load_config
 from att_report.pipeline import run_build
+from att_report.intake import safety
 import att_report.compile, att_report.reconcile, att_report.render.report_xlsx, att_report.render.log
 # CPU seconds per stage beside the pipeline's wall-clock timings (robust to a busy machine)
 cpu = {}
@@ -88,7 +89,8 @@ t2 = time.perf_counter()
 ru = resource.getrusage(resource.RUSAGE_SELF)
 print(json.dumps({"import_s": t1 - t0, "run_s": t2 - t1, "timings": result.timings, "cpu_timings": cpu,
                   "unresolved_errors": result.unresolved_errors, "totals": result.manifest["totals"],
-                  "cpu_s": ru.ru_utime + ru.ru_stime, "maxrss_mb": ru.ru_maxrss / 1024}))
+                  "cpu_s": ru.ru_utime + ru.ru_stime, "maxrss_mb": ru.ru_maxrss / 1024,
+                  "worker": safety.WORKER_USAGE}))
 """
 
 
@@ -179,8 +181,11 @@ def summarise(samples: dict[str, list[dict]]) -> dict:
             "wall_s": _median([r["wall_s"] for r in runs]),
             "in_process_s": _median([r["run_s"] for r in runs]),
             "import_s": _median([r["import_s"] for r in runs]),
-            "cpu_s": _median([r["cpu_s"] for r in runs]),
+            # the build's CPU includes its reader workers' (a second core is not free)
+            "cpu_s": _median([r["cpu_s"] + r.get("worker", {}).get("cpu_s", 0.0) for r in runs]),
             "peak_rss_mb": max(r["maxrss_mb"] for r in runs),
+            "worker_cpu_s": _median([r.get("worker", {}).get("cpu_s", 0.0) for r in runs]),
+            "worker_peak_rss_mb": max(r.get("worker", {}).get("peak_rss_mb", 0.0) for r in runs),
             "wall_all_s": [round(r["wall_s"], 3) for r in runs],
         }
         if "timings" in runs[0]:
@@ -214,7 +219,10 @@ def format_table(workspace: Path, summary: dict, check: dict) -> str:
     b = summary.get("build")
     if b:
         lines.append("build stages, wall s: " + "  ".join(f"{s} {b['stages_s'][s]:.2f}" for s in STAGES))
-        lines.append("build stages, CPU s:  " + "  ".join(f"{s} {b['stages_cpu_s'][s]:.2f}" for s in STAGES))
+        lines.append("build stages, CPU s:  " + "  ".join(f"{s} {b['stages_cpu_s'][s]:.2f}" for s in STAGES)
+                     + f"  (+ reader workers {b['worker_cpu_s']:.2f})")
+        lines.append(f"reader workers' peak RSS: {b['worker_peak_rss_mb']:.0f} MB (beside the build's own "
+                     f"{b['peak_rss_mb']:.0f} MB; both at once is the upper bound)")
     if "openpyxl" in summary:
         lines.append(f"openpyxl build / shipped build: {summary['openpyxl']['times_slower_than_build']:.1f}x")
     lines.append(f"planted problems found: {check['planted_found']}/{check['planted']}"

@@ -1214,9 +1214,16 @@ def _child(conn, func, args, kwargs, memory_mb: int) -> None:
     except BaseException as exc:  # noqa: BLE001 - Rust panics derive from BaseException
         payload = ("error", _portable_error(exc))
     try:
-        conn.send(payload)
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        peak_kb, cpu_s = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    except (ImportError, OSError):
+        peak_kb, cpu_s = 0, 0.0
+    try:
+        conn.send((*payload, peak_kb, cpu_s))
     except BaseException as exc:  # noqa: BLE001 - an unpicklable result
-        conn.send(("error", ReaderCrashed(f"the reader's result could not be sent back: {_short(exc)}")))
+        conn.send(("error", ReaderCrashed(f"the reader's result could not be sent back: {_short(exc)}"), 0, 0.0))
     finally:
         conn.close()
 
@@ -1238,6 +1245,9 @@ def _portable_error(exc: BaseException) -> BaseException:
 
 
 _CONTEXT: Any = None
+#: what this process's workers reported: the largest peak memory (RSS, MB) and
+#: their CPU seconds in all (the benchmark adds them to the build's own)
+WORKER_USAGE = {"peak_rss_mb": 0.0, "cpu_s": 0.0}
 
 
 def _context():
@@ -1294,10 +1304,12 @@ class ContainedJob:
                     raise ReaderCrashed(f"the reader took longer than {self._timeout} s and was stopped")
                 if recv.poll(min(remaining, 0.5)):
                     try:
-                        status, payload = recv.recv()
+                        status, payload, peak_kb, cpu_s = recv.recv()
                     except (EOFError, OSError):
                         proc.join(5)
                         raise ReaderCrashed(_death_message(proc.exitcode)) from None
+                    WORKER_USAGE["peak_rss_mb"] = max(WORKER_USAGE["peak_rss_mb"], peak_kb / 1024)
+                    WORKER_USAGE["cpu_s"] += cpu_s
                     proc.join(5)
                     if status == "ok":
                         return payload
