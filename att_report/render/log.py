@@ -16,7 +16,7 @@ import pandas as pd
 
 from att_report import findings as fnd
 from att_report.findings import LOG_FIELDS, Severity
-from att_report.render.xlsxio import EXCEL_CELL_LIMIT, clean_text, save_xlsxwriter
+from att_report.render.xlsxio import EXCEL_CELL_LIMIT, clean_text, save_xlsxwriter, write_rows
 from att_report.schema import DISPOSITIONS
 
 #: Findings sheet column widths (characters), in LOG_FIELDS order.
@@ -154,19 +154,9 @@ def write_log_xlsx(path: Path | str, findings: pd.DataFrame, accounting: pd.Data
             fs.write_string(0, c, name, head)
         fs.freeze_panes(1, 0)
         fs.autofilter(0, 0, max(n, 1), len(LOG_FIELDS) - 1)
-        cols = [columns[name] for name in LOG_FIELDS]
-        wrap_cols = {LOG_FIELDS.index("message"), LOG_FIELDS.index("related"), LOG_FIELDS.index("decision_note")}
-        row_col = LOG_FIELDS.index("row")
-        text_cols = [(c, cols[c], wrap if c in wrap_cols else top) for c in range(len(cols)) if c != row_col]
-        rows = cols[row_col]
-        write_string, write_number = fs.write_string, fs.write_number
-        for i in range(n):  # streaming: constant memory, one row at a time
-            excel_row = i + 1
-            for c, col, cell_format in text_cols:
-                v = col[i]
-                if v:
-                    write_string(excel_row, c, v, cell_format)
-            if rows[i] is not None:
-                write_number(excel_row, row_col, rows[i], top)
+        wrap_cols = {"message", "related", "decision_note"}
+        # one pass for the whole sheet (constant memory: the rows stream to a temp file)
+        write_rows(fs, 1, [(c, columns[name], wrap if name in wrap_cols else top)
+                           for c, name in enumerate(LOG_FIELDS)])
 
     save_xlsxwriter(build, path)

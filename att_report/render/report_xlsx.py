@@ -430,13 +430,10 @@ def _write_sources(wb, fmt: _Formats, model: ReportModel, path: Path) -> None:
     cols = [t.tolist() for t in texts]
     counts = sources["count"].astype("int64").tolist()
     plain, quoted = fmt(), fmt(quote=True)
-    for i in range(len(sources)):
-        r = i + 3
-        for c in range(5):
-            t = cols[c][i]
-            if t:
-                ws.write_string(r, c, t, quoted if quotes[c][i] else plain)
-        ws.write_number(r, 5, counts[i], plain)
+    xlsxio.write_rows(ws, 3, [
+        *((c, cols[c], [quoted if q else plain for q in quotes[c]]) for c in range(5)),
+        (5, counts, plain),
+    ])
     ws.freeze_panes(3, 0)
     ws.autofilter(2, 0, max(2, len(sources) + 2), len(SOURCES_HEADERS) - 1)
     sh.page_setup(print_title_row=3)

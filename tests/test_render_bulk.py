@@ -1,0 +1,137 @@
+"""xlsxio.write_rows (bulk rows for XlsxWriter) and normalise_zip (no recompression).
+
+write_rows must write exactly what XlsxWriter's write_string/write_number
+write cell by cell, so the fast path never changes a workbook's bytes.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+import openpyxl
+import pytest
+
+from att_report.render import xlsxio
+
+TRICKY = [
+    "plain", " leading", "trailing ", "line\nbreak", "tab\there", "_x0041_ literal escape", "ctrl\x01char",
+    "a & b < c > d \"q\" 'a'", "=1+2", "#REF!", "emoji \U0001F600 and ü", "\ufffe non-character",
+    "x" * 20_000, "\U0001F600" * 17_000,  # over Excel's limit in UTF-16 units: truncated like XlsxWriter
+]
+
+
+def _columns(fmt_a, fmt_b):
+    n = 40
+    text = [TRICKY[i % len(TRICKY)] if i % 7 else "" for i in range(n)]
+    other = [None if i % 3 == 0 else f"v{i % 5}" for i in range(n)]
+    other[10:13] = [None, None, None]
+    text[10:13] = ["", "", ""]  # row 11-13: only the number column has cells
+    numbers = [None if i % 4 == 1 else (i * 1.5 if i % 2 else i * 10**15) for i in range(n)]
+    numbers[11] = None  # row 12 of the block: no cell at all
+    per_row = [fmt_b if i % 5 == 0 else fmt_a for i in range(n)]
+    return n, [(0, text, per_row), (2, other, None), (3, numbers, fmt_b), (5, text, fmt_a)]
+
+
+def test_write_rows_writes_the_bytes_of_cell_by_cell_writes(tmp_path):
+    paths = {}
+    for bulk in (False, True):
+        path = tmp_path / f"{bulk}.xlsx"
+        _save(path, bulk)
+        paths[bulk] = path.read_bytes()
+    assert paths[True] == paths[False]
+    wb = openpyxl.load_workbook(tmp_path / "True.xlsx")
+    ws = wb["S"]
+    assert ws.cell(4 + 1, 1).value == TRICKY[1]
+    assert ws.cell(4 + 7, 1).value is None  # "" is no cell
+    assert ws.cell(4 + 3, 4).value == 4.5
+    assert ws.cell(4 + 40 + 1, 1).value == "after the block"
+
+
+def _save(path, bulk: bool) -> None:
+    def build(wb) -> None:
+        head = wb.add_format({"bold": True})
+        fmt_a = wb.add_format({"text_wrap": True, "valign": "top"})
+        fmt_b = wb.add_format({"quote_prefix": True, "num_format": "#,##0"})
+        col_fmt = wb.add_format({"italic": True})
+        ws = wb.add_worksheet("S")
+        ws.set_column(2, 2, 20, col_fmt)  # cells without a format take the column's
+        ws.write_string(0, 0, "title", head)
+        ws.write_string(2, 1, "header", head)
+        n, columns = _columns(fmt_a, fmt_b)
+        if bulk:
+            xlsxio.write_rows(ws, 3, columns)
+        else:
+            for i in range(n):
+                for col, values, fmt in sorted(columns, key=lambda c: c[0]):
+                    v = values[i]
+                    f = fmt[i] if isinstance(fmt, list) else fmt
+                    if isinstance(v, str) and v:
+                        ws.write_string(3 + i, col, v, f)
+                    elif isinstance(v, (int, float)):
+                        ws.write_number(3 + i, col, v, f)
+        ws.write_string(3 + n + 1, 0, "after the block", head)
+        ws.autofilter(2, 0, 3 + n, 5)
+
+    xlsxio.save_xlsxwriter(build, path)
+
+
+def test_write_rows_escapes_rich_string_lookalikes(tmp_path):
+    """XlsxWriter would copy "<r>...</r>" into the XML raw (a broken file); write_rows stores it as text."""
+    text = "<r><t>not markup</t></r>"
+    path = tmp_path / "r.xlsx"
+    xlsxio.save_xlsxwriter(lambda wb: xlsxio.write_rows(wb.add_worksheet("S"), 0, [(0, [text], None)]), path)
+    assert openpyxl.load_workbook(path)["S"]["A1"].value == text
+
+
+def test_write_rows_refuses_rows_already_written(tmp_path):
+    def build(wb) -> None:
+        ws = wb.add_worksheet("S")
+        ws.write_string(5, 0, "x")
+        ws.write_string(6, 0, "y")
+        with pytest.raises(ValueError):
+            xlsxio.write_rows(ws, 5, [(0, ["z"], None)])
+        with pytest.raises(TypeError):
+            xlsxio.write_rows(ws, 7, [(0, [float("nan")], None)])
+
+    xlsxio.save_xlsxwriter(build, tmp_path / "x.xlsx")
+
+
+def _recompressed(data: bytes) -> bytes:
+    """normalise_zip as it was: every entry decompressed and deflated again."""
+    src = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", compression=zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            payload = src.read(info.filename)
+            if info.filename == "docProps/core.xml":
+                payload = xlsxio._CORE_TIMES.sub(rb"\g<1>2000-01-01T00:00:00Z\g<2>", payload)
+            fixed = zipfile.ZipInfo(info.filename, date_time=xlsxio._ZIP_TIME)
+            fixed.compress_type = zipfile.ZIP_DEFLATED
+            fixed.external_attr = 0o600 << 16
+            fixed.create_system = 0
+            dst.writestr(fixed, payload)
+    return out.getvalue()
+
+
+def test_normalise_zip_copies_entries_without_recompressing():
+    import xlsxwriter
+
+    buffer = io.BytesIO()
+    wb = xlsxwriter.Workbook(buffer, {"in_memory": True})
+    ws = wb.add_worksheet("S")
+    for r in range(3000):
+        ws.write_string(r, 0, f"row {r} " + "text " * (r % 17))
+    wb.close()
+    data = buffer.getvalue()
+    fixed = xlsxio.normalise_zip(data)
+    assert fixed == _recompressed(data)  # same bytes as decompressing and deflating again
+    archive = zipfile.ZipFile(io.BytesIO(fixed))
+    assert archive.testzip() is None  # every CRC matches
+    original = zipfile.ZipFile(io.BytesIO(data))
+    for info in archive.infolist():
+        assert info.date_time == (1980, 1, 1, 0, 0, 0)
+        if info.filename != "docProps/core.xml":
+            assert archive.read(info.filename) == original.read(info.filename)
+    assert b"2000-01-01T00:00:00Z" in archive.read("docProps/core.xml")
+    assert xlsxio.normalise_zip(fixed) == fixed
