@@ -68,6 +68,45 @@ def read_agency_file(path: Path, agency, rel: str, profile: Profile | None, conf
     return read_untrusted(path, agency, rel, profile=profile, limits=config.limits)
 
 
+def read_agency_files(jobs: list[tuple[Path, object, str]], profiles: dict[str, Profile | None], config: Config,
+                      done: Callable[[str, FileRead], None] | None = None) -> list[FileRead]:
+    """Read every (path, agency, rel) in `jobs`; results in the same order.
+
+    The largest file goes first: when it is a large workbook a contained
+    worker reads it while this process reads the other files, then scans its
+    XML (one worker at a time: two cores, and memory for one large frame).
+    """
+    from att_report.intake.untrusted import begin_read
+
+    order = sorted(range(len(jobs)), key=lambda i: (-_size(jobs[i][0]), i))
+    reads: list[FileRead | None] = [None] * len(jobs)
+    pending: tuple[int, Callable[[], FileRead]] | None = None
+    for position, i in enumerate(order):
+        path, agency, rel = jobs[i]
+        finish = begin_read(path, agency, rel, profile=profiles[agency.name], limits=config.limits,
+                            worker=position == 0)
+        if position == 0:
+            pending = (i, finish)
+            continue
+        reads[i] = finish()
+        if done:
+            done(rel, reads[i])
+    if pending is not None:
+        i, finish = pending
+        reads[i] = finish()
+        if done:
+            done(jobs[i][2], reads[i])
+    assert all(r is not None for r in reads), "a file was not read"
+    return reads  # type: ignore[return-value]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
 def run_intake(config: Config, progress: Progress | None = None) -> IntakeResult:
     """Read every agency file, normalise and validate. Never drops a row."""
     from att_report.workspace import discover_files, relative_path
@@ -75,7 +114,7 @@ def run_intake(config: Config, progress: Progress | None = None) -> IntakeResult
     timings: dict[str, float] = {}
     profiles = load_profiles(config)
     found = discover_files(config)
-    reads: list[FileRead] = []
+    jobs: list[tuple[Path, object, str]] = []
     file_findings: list[Finding] = []
     with _timed(timings, "read", progress):
         for agency in config.agencies:
@@ -85,12 +124,13 @@ def run_intake(config: Config, progress: Progress | None = None) -> IntakeResult
                     Severity.WARNING, "no-files",
                     f"No file matched this agency's patterns ({', '.join(agency.files)}). Put its files in the "
                     "workspace or correct 'files' in att-report.toml.", agency=agency.name).with_id(agency.name))
-            for path in paths:
-                rel = relative_path(config, path)
-                read = read_agency_file(path, agency, rel, profiles[agency.name], config)
-                reads.append(read)
-                if progress:
-                    progress("read", f"{rel}: {read.info.rows_read} rows, {len(read.findings)} file findings")
+            jobs += [(path, agency, relative_path(config, path)) for path in paths]
+
+        def done(rel: str, read: FileRead) -> None:
+            if progress:
+                progress("read", f"{rel}: {read.info.rows_read} rows, {len(read.findings)} file findings")
+
+        reads = read_agency_files(jobs, profiles, config, done)
     tables = [t for r in reads for t in r.tables]
     file_findings += [f for r in reads for f in r.findings]
     with _timed(timings, "normalise", progress):

@@ -629,13 +629,8 @@ _ERROR_ATTR = re.compile(rb"t=\"e\"")
 _F_CLOSE_NO_VALUE = re.compile(rb"f>\s*(?:<" + _P + rb"v\s*/>|<" + _P + rb"v>\s*</" + _P + rb"v>)?\s*</" + _P + rb"c>")
 _F_SELF_NO_VALUE = re.compile(rb"/>\s*(?:<" + _P + rb"v\s*/>|<" + _P + rb"v>\s*</" + _P + rb"v>)?\s*</" + _P + rb"c>")
 _FORMULA_PIPE = re.compile(rb"<" + _P + rb"f\b[^>]*>([^<]*(?:\||\bDDE\s*\()[^<]*)</" + _P + rb"f>", re.I)
-_FOLD_UPPER = bytes(65 if 65 <= i <= 90 else i for i in range(256))
-_WIDE_COL = re.compile(rb" r=\"([A-Z]{2,3})(\d+)\"")
-_DIMENSION = re.compile(rb"<" + _P + rb"dimension\s[^>]*?ref=\"([^\"]*)\"")
-_MERGE = re.compile(rb"mergeCell\s[^>]*?ref=\"([A-Za-z]+)(\d+)(?::([A-Za-z]+)(\d+))?\"")
 _V_TEXT = re.compile(rb"<" + _P + rb"v>([^<]*)</" + _P + rb"v>")
 _F_TEXT = re.compile(rb"<" + _P + rb"f\b[^>]*>([^<]*)</" + _P + rb"f>")
-_FOLD_UPPER = bytes(65 if 65 <= i <= 90 else i for i in range(256))
 _WIDE_COL = re.compile(rb"<" + _P + rb"c\s[^>]*?\br=\"([A-Z]{2,3})(\d+)\"")
 _DIMENSION = re.compile(rb"<" + _P + rb"dimension\s[^>]*?ref=\"([^\"]*)\"")
 _MERGE = re.compile(rb"<" + _P + rb"mergeCell\s[^>]*?ref=\"([A-Za-z]+)(\d+)(?::([A-Za-z]+)(\d+))?\"")
@@ -745,8 +740,6 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, state: st
         if first:
             prefix = seg_state.get("prefix", b"")
             rows = _RowIndex(prefix)
-            # pretty-printed XML puts whitespace between tags: the literal prefilters would miss it
-            pretty = re.search(rb">\s+<" + _P + rb"(?:c|row|f|v)\b", seg[:1 << 20]) is not None
             d = _DIMENSION.search(seg)
             if d:
                 scan.dimension = d.group(1).decode("ascii", "replace")
@@ -754,18 +747,19 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, state: st
                 digits = re.sub(r"\D", "", last)
                 scan.dimension_rows = int(digits) if digits else 0
             first = False
-        if _ENTITY.search(tail + seg[:_OVERLAP]) or _ENTITY.search(seg):
+        # The checks below are literal-first regexes run directly: the engine's literal
+        # search is faster than a bytes `in` prefilter on a large segment (measured)
+        if _ENTITY.search(tail + seg[:_OVERLAP]) or (_MARKUP_DECL.search(seg) and _ENTITY.search(seg)):
             raise _Refused("xml-entities", _MESSAGES["xml-entities"].format(detail=info.filename),
                            value=info.filename, sheet=name)
         tail = seg[-_OVERLAP:]
         assert rows is not None
-        if b'hidden="' in seg:
-            for m in _HIDDEN_ATTR.finditer(seg):
-                if seg[m.start() - 1: m.start()] not in _SPACE:
-                    continue
-                tag = seg.rfind(b"<", 0, m.start())
-                if seg.startswith(b"<" + prefix + b"row", tag):
-                    scan.hidden_rows.append(rows.row_at(seg, tag + 1))
+        for m in _HIDDEN_ATTR.finditer(seg):
+            if seg[m.start() - 1: m.start()] not in _SPACE:
+                continue
+            tag = seg.rfind(b"<", 0, m.start())
+            if seg.startswith(b"<" + prefix + b"row", tag):
+                scan.hidden_rows.append(rows.row_at(seg, tag + 1))
         if b't="e"' in seg:
             for m in _ERROR_ATTR.finditer(seg):
                 if seg[m.start() - 1: m.start()] not in _SPACE:
@@ -780,23 +774,20 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, state: st
                 row, col = _cell_pos(seg, cstart, rows)
                 v = _V_TEXT.search(seg, tag_end, end)
                 problems.append((row, col, "error-cell", v.group(1).decode("utf-8", "replace") if v else "#ERROR"))
-        if pretty or b"f>" in seg:
-            for m in _F_CLOSE_NO_VALUE.finditer(seg):
-                if seg[m.start() - 2 - len(prefix): m.start()] == b"</" + prefix:
-                    _formula_no_value(seg, m, rows, prefix, problems)
-        if pretty or b"/></" in seg:
-            for m in _F_SELF_NO_VALUE.finditer(seg):
-                tag = seg.rfind(b"<", 0, m.start())
-                if seg.startswith(b"<" + prefix + b"f", tag) and seg[tag + 2 + len(prefix): tag + 3 + len(prefix)] in (b" ", b"/", b"\t", b"\n", b"\r"):
-                    _formula_no_value(seg, m, rows, prefix, problems)
-        for m in (_FORMULA_PIPE.finditer(seg) if (b"|" in seg or b"DDE" in seg) else ()):
+        for m in _F_CLOSE_NO_VALUE.finditer(seg):
+            if seg[m.start() - 2 - len(prefix): m.start()] == b"</" + prefix:
+                _formula_no_value(seg, m, rows, prefix, problems)
+        for m in _F_SELF_NO_VALUE.finditer(seg):
+            tag = seg.rfind(b"<", 0, m.start())
+            if seg.startswith(b"<" + prefix + b"f", tag) and seg[tag + 2 + len(prefix): tag + 3 + len(prefix)] in (b" ", b"/", b"\t", b"\n", b"\r"):
+                _formula_no_value(seg, m, rows, prefix, problems)
+        for m in (_FORMULA_PIPE.finditer(seg) if (b"|" in seg or _DDE_WORD.search(seg)) else ()):
             formula = _unescape(m.group(1))
             if _DDE_FORMULA.search(_STRING_LITERAL.sub("", formula)):
                 row, col = _cell_pos(seg, _cell_start(seg, m.start()), rows)
                 problems.append((row, col, "dde-formula", "=" + formula))
-        # columns beyond Z are rare: fold letters to 'A' (a C table lookup) and look for
-        # a two-letter reference before running the regex
-        for m in (_WIDE_COL.finditer(seg) if b' r="AA' in seg.translate(_FOLD_UPPER) else ()):
+        # columns beyond Z are rare: look for a two-letter reference before running the regex
+        for m in (_WIDE_COL.finditer(seg) if _TWO_LETTER_REF.search(seg) else ()):
             c = col_index(m.group(1))
             if c > scan.max_col:
                 scan.max_col, scan.far_cell = c, (m.group(1) + m.group(2)).decode("ascii")
@@ -805,7 +796,7 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, state: st
             merges.append((a.decode().upper(), int(r1), (b or a).decode().upper(), int(r2 or r1)))
         # extent: last row tag, last row with data
         scan.max_row = max(scan.max_row, rows.row_at(seg, len(seg)))
-        pos = max(seg.rfind(prefix_mark(prefix, mark)) for mark in _DATA_MARKS)
+        pos = _last_data_mark(seg, prefix)
         if pos >= 0:
             scan.last_data_row = max(scan.last_data_row, rows.row_at(seg, pos))
         rows.advance(seg)
@@ -820,6 +811,35 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, state: st
     if cells > limits.max_cells:
         scan.refuse = True
     return scan
+
+
+_MARKUP_DECL = re.compile(rb"<!")
+_DDE_WORD = re.compile(rb"DDE")
+_TWO_LETTER_REF = re.compile(rb' r="[A-Z]{2}')
+
+
+def _last_data_mark(seg: bytes, prefix: bytes) -> int:
+    """Position of the last value, inline string or formula in `seg` (-1: none).
+
+    They only occur inside cells, and a cell holding one ends with `</c>`:
+    look at the last few such cells instead of searching the whole segment
+    backwards for each mark.
+    """
+    marks = [prefix_mark(prefix, mark) for mark in _DATA_MARKS]
+    close = b"</" + prefix + b"c>"
+    end = len(seg)
+    for _ in range(64):
+        end = seg.rfind(close, 0, end)
+        if end < 0:
+            return -1
+        start = _cell_start(seg, end)
+        pos = max(seg.rfind(mark, start, end) for mark in marks)
+        if pos >= 0:
+            return pos
+        if start >= end:
+            break
+        end = start
+    return max(seg.rfind(mark, 0, end) for mark in marks)
 
 
 def _formula_no_value(seg: bytes, m: re.Match, rows: "_RowIndex", prefix: bytes,

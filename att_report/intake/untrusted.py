@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import pandas as pd
@@ -45,17 +46,42 @@ PARALLEL_SHEET_BYTES = 48 * 1024 * 1024
 
 def read_untrusted(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile | None,
                    limits: Limits) -> FileRead:
+    """Read one agency file safely (see the module docstring); never raises for bad input."""
+    return begin_read(path, agency, rel, profile=profile, limits=limits)()
+
+
+def begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile | None, limits: Limits,
+               worker: bool = True) -> Callable[[], FileRead]:
+    """Start reading one file; call the returned function for its `FileRead`.
+
+    A large workbook (with `worker` allowed) is handed to a contained reader
+    here and finished later, so the caller can read other files meanwhile;
+    anything else is read at once.
+    """
     pre = safety.preflight(path, limits, agency=agency.name, rel_file=rel, scan_sheets=False)
     if pre.refuse:
-        return _refused(path, agency, rel, pre)
+        refused = _refused(path, agency, rel, pre)
+        return lambda: refused
     kind = pre.kind if pre.kind in ("xlsx", "xlsm", "ods", "csv", "text") else None
-    result = None
-    numeric: dict[str, tuple[frozenset[str], pd.DataFrame]] = {}
-    if pre.pending and pre.sheet_bytes >= PARALLEL_SHEET_BYTES:
-        result = _read_beside_scan(path, agency, rel, pre, profile=profile, kind=kind, limits=limits,
-                                   numeric=numeric)
-    else:
-        safety.complete_preflight(path, pre, limits, agency=agency.name, rel_file=rel)
+    if worker and pre.pending and pre.sheet_bytes >= PARALLEL_SHEET_BYTES:
+        job = safety.start_contained(read_file, path, agency, rel, profile=profile, kind=kind, limits=limits)
+
+        def finish() -> FileRead:
+            numeric: dict[str, tuple[frozenset[str], pd.DataFrame]] = {}
+            result = _finish_beside_scan(job, path, agency, rel, pre, profile=profile, limits=limits,
+                                         numeric=numeric)
+            return _complete(path, agency, rel, pre, kind, profile, limits, result, numeric)
+
+        return finish
+    safety.complete_preflight(path, pre, limits, agency=agency.name, rel_file=rel)
+    done = _complete(path, agency, rel, pre, kind, profile, limits, None, {})
+    return lambda: done
+
+
+def _complete(path: Path, agency: AgencyConfig, rel: str, pre, kind: str | None, profile: Profile | None,
+              limits: Limits, result: "FileRead | _Crash | None",
+              numeric: dict[str, tuple[frozenset[str], pd.DataFrame]]) -> FileRead:
+    """After the preflight: the reader (unless a worker already read the file), then the cell facts."""
     if pre.refuse:
         return _refused(path, agency, rel, pre)
     if result is None:
@@ -81,10 +107,10 @@ def read_untrusted(path: Path, agency: AgencyConfig, rel: str, *, profile: Profi
     return result
 
 
-def _read_beside_scan(path: Path, agency: AgencyConfig, rel: str, pre, *, profile: Profile | None,
-                      kind: str | None, limits: Limits,
-                      numeric: dict[str, tuple[frozenset[str], pd.DataFrame]]) -> "FileRead | _Crash | None":
-    """Read a large workbook in a contained worker while this process scans its sheet XML.
+def _finish_beside_scan(job: "safety.ContainedJob", path: Path, agency: AgencyConfig, rel: str, pre, *,
+                        profile: Profile | None, limits: Limits,
+                        numeric: dict[str, tuple[frozenset[str], pd.DataFrame]]) -> "FileRead | _Crash | None":
+    """Scan a large workbook's sheet XML here while the contained worker `job` reads it.
 
     The worker is contained (memory and time limits), so a hostile sheet the
     scan would have refused can only make it fail, never this process. When
@@ -94,7 +120,6 @@ def _read_beside_scan(path: Path, agency: AgencyConfig, rel: str, pre, *, profil
     sheet's first rows says which columns hold identifiers, and their
     number-typed cells are looked up here: `numeric[sheet] = (letters, cells)`.
     """
-    job = safety.start_contained(read_file, path, agency, rel, profile=profile, kind=kind, limits=limits)
     try:
         safety.complete_preflight(path, pre, limits, agency=agency.name, rel_file=rel)
         if pre.refuse or any(scan.refuse for scan in pre.sheets.values()):

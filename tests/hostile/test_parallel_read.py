@@ -21,7 +21,7 @@ from att_report.config import AgencyConfig, Limits  # noqa: E402
 from att_report.intake import untrusted  # noqa: E402
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
-_BESIDE = untrusted._read_beside_scan
+_BESIDE = untrusted._finish_beside_scan
 
 
 @pytest.fixture(scope="module")
@@ -37,7 +37,7 @@ def _agency() -> AgencyConfig:
 def _read(path: Path, parallel: bool, monkeypatch, limits: Limits | None = None):
     monkeypatch.setattr(untrusted, "PARALLEL_SHEET_BYTES", 0 if parallel else 1 << 62)
     calls = []
-    monkeypatch.setattr(untrusted, "_read_beside_scan", lambda *a, **k: calls.append(a[0]) or _BESIDE(*a, **k))
+    monkeypatch.setattr(untrusted, "_finish_beside_scan", lambda *a, **k: calls.append(a[1]) or _BESIDE(*a, **k))
     read = untrusted.read_untrusted(path, _agency(), path.name, profile=None, limits=limits or Limits())
     return read, calls
 
@@ -144,3 +144,37 @@ def test_identifier_columns_are_scanned_while_the_worker_reads(corpus, monkeypat
     kinds = set(parallel.tables[0].cell_problems["kind"])
     assert {"number-identifier", "identifier-precision-lost"} <= kinds
     assert _facts(parallel) == _facts(serial)
+
+
+def test_intake_reads_the_largest_file_beside_the_others_and_keeps_file_order(tmp_path, monkeypatch):
+    import xlsxwriter
+
+    sys.path.insert(0, str(Path(__file__).parent.parent))
+    from intake_helpers import GOOD, HEADER, write_workspace
+
+    from att_report.config import load_config
+    from att_report.pipeline import run_intake
+
+    ws = write_workspace(tmp_path, [{}, {"record_id": "R2"}])
+    for name, rows in (("a_small.xlsx", 3), ("b_large.xlsx", 400), ("c_middle.xlsx", 40)):
+        wb = xlsxwriter.Workbook(str(ws / "inputs" / "customs" / name))
+        sheet = wb.add_worksheet("Transfers")
+        sheet.write_row(0, 0, HEADER)
+        for i in range(rows):
+            sheet.write_row(i + 1, 0, [{**GOOD, "record_id": f"{name[0]}{i}"}[h] for h in HEADER])
+        wb.close()
+
+    def run(parallel: bool):
+        calls = []
+        monkeypatch.setattr(untrusted, "PARALLEL_SHEET_BYTES", 0 if parallel else 1 << 62)
+        monkeypatch.setattr(untrusted, "_finish_beside_scan",
+                            lambda *a, **k: calls.append(Path(a[1]).name) or _BESIDE(*a, **k))
+        return run_intake(load_config(ws)), calls
+
+    serial, none = run(False)
+    parallel, calls = run(True)
+    assert none == [] and calls == ["b_large.xlsx"]  # one worker, for the largest file
+    assert [f.path for f in parallel.files] == [f.path for f in serial.files]
+    pd.testing.assert_frame_equal(parallel.records, serial.records)
+    pd.testing.assert_frame_equal(parallel.findings, serial.findings)
+    assert len(parallel.records) == 2 + 3 + 400 + 40
