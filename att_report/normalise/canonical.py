@@ -18,7 +18,7 @@ from att_report.normalise import categories, countries, currency
 from att_report.normalise.dates import parse_dates
 from att_report.normalise.identifiers import licence_key
 from att_report.normalise.numbers import parse_numbers
-from att_report.normalise.text import CONTROL, clean_text
+from att_report.normalise.text import scan_text
 from att_report.normalise.unique import per_unique
 from att_report.records import conform
 from att_report.schema import INTAKE_NAMES
@@ -81,9 +81,9 @@ def raw_frame(tables: list[RawTable], profiles: dict[str, Profile | None]) -> pd
             if header is not None:
                 col = table.data[header].astype("string").reset_index(drop=True)
                 if profile and name in profile.values:
-                    mapping = profile.values[name]
-                    key = col.str.strip().str.casefold()
-                    col = key.map(mapping).astype("string").fillna(col)
+                    # per distinct value: a customs column of 1M "EX"/"IM" has two
+                    col = per_unique(col, lambda s, m=profile.values[name]:
+                                     s.str.strip().str.casefold().map(m).astype("string").fillna(s))
                 part[name] = col
             elif profile and name in profile.constants:
                 part[name] = constant(profile.constants[name])
@@ -128,11 +128,11 @@ def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
         out[c] = raw[c]
     cleaned = {}
     for name in INTAKE_NAMES:
-        text, changed = clean_text(raw[name])
+        text, changed, control = scan_text(raw[name])
         cleaned[name] = text
         out[f"raw_{name}"] = raw[name]
         out[f"ws_{name}"] = changed
-        out[f"cc_{name}"] = raw[name].str.contains(CONTROL, regex=True, na=False)
+        out[f"cc_{name}"] = control
 
     # identifiers and free text: cleaned text as is
     for name in (*ID_FIELDS, *TEXT_FIELDS):

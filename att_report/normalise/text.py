@@ -15,21 +15,91 @@ _INVISIBLE = "[\u200b\u200c\u200d\u2060\ufeff]"
 _SPACES = r"[\s\u00a0\u2007\u202f]+"
 
 
-def _needs_cleaning(text: pd.Series) -> np.ndarray:
-    """Values the cleaning may change: Unicode whitespace at either end, a zero-width or control character.
+def _chunks(text: pd.Series) -> list:
+    """The series' values as pyarrow string/large_string arrays, without copying arrow-backed data."""
+    import pyarrow as pa
 
-    One pass of pyarrow kernels instead of three regex replaces over every
-    value (benchmark hot spot, issue 7). Unicode White_Space is a superset of
-    _SPACES, so no value the regexes would change is missed.
+    data = getattr(text.array, "_pa_array", None)  # ArrowStringArray: its chunks, zero-copy
+    if data is None:
+        data = pa.array(text.array)
+    chunks = data.chunks if isinstance(data, pa.ChunkedArray) else [data]
+    return [c if pa.types.is_string(c.type) or pa.types.is_large_string(c.type) else c.cast(pa.large_string())
+            for c in chunks]
+
+
+def _scan_chunk(chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(suspect, control, empty) for one arrow string array, from its UTF-8 bytes.
+
+    suspect: the value may change under the cleaning regexes (a superset:
+    see _scan); control: it holds a CONTROL character (exact: bytes below
+    0x80 are ASCII characters in UTF-8); empty: it is "".
     """
     import pyarrow as pa
-    import pyarrow.compute as pc
 
-    arr = pa.array(text.array)  # zero-copy for arrow-backed strings
-    trimmed = pc.utf8_trim_whitespace(arr)
-    suspect = pc.or_(pc.not_equal(pc.utf8_length(trimmed), pc.utf8_length(arr)),
-                     pc.match_substring_regex(arr, _INVISIBLE[:-1] + CONTROL[1:]))
-    return np.asarray(pc.fill_null(suspect, False).to_numpy(zero_copy_only=False), dtype=bool)
+    n = len(chunk)
+    valid = (np.ones(n, dtype=bool) if chunk.null_count == 0
+             else np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool))
+    buffers = chunk.buffers()
+    off_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
+    offsets = np.frombuffer(buffers[1], dtype=off_type)[chunk.offset:chunk.offset + n + 1].astype(np.int64)
+    base = int(offsets[0]) if n else 0
+    top = int(offsets[-1]) if n else 0
+    data = (np.frombuffer(buffers[2], dtype=np.uint8)[base:top] if buffers[2] is not None and top > base
+            else np.empty(0, dtype=np.uint8))
+    starts, ends = offsets[:-1] - base, offsets[1:] - base
+    length = ends - starts
+    empty = valid & (length == 0)
+    suspect = np.zeros(n, dtype=bool)
+    control = np.zeros(n, dtype=bool)
+    if not len(data):
+        return suspect, control, empty
+    # ends: a space-like character first or last. ASCII ones are <= 0x20; every
+    # non-ASCII Unicode space starts with byte C2, E1, E2 or E3 (U+0085, U+00A0,
+    # U+1680, U+2000-U+205F, U+3000); a last multibyte character is found from
+    # the byte two or three places before the end.
+    has = length > 0
+    first = data[np.where(has, starts, 0)]
+    last = data[np.where(has, ends - 1, 0)]
+    back2 = data[np.maximum(ends - 2, 0)]
+    back3 = data[np.maximum(ends - 3, 0)]
+    lead_space = (first <= 0x20) | (first == 0x7F) | (first == 0xC2) | ((first >= 0xE1) & (first <= 0xE3))
+    tail_space = (last <= 0x20) | (last == 0x7F) | ((last >= 0x80) & (
+        (back2 == 0xC2) | ((back3 >= 0xE1) & (back3 <= 0xE3))))
+    suspect |= has & valid & (lead_space | tail_space)
+    # inside: control bytes, and the lead bytes of zero-width characters
+    # (U+200B-U+200D, U+2060: E2 80/81 ..; U+FEFF: EF BB BF)
+    pos = np.flatnonzero((data < 0x20) | (data == 0xE2) | (data == 0xEF))
+    if len(pos):
+        b = data[pos]
+        nxt = data[np.minimum(pos + 1, len(data) - 1)]
+        is_control = (b < 0x20) & (b != 0x09) & (b != 0x0A) & (b != 0x0D)
+        zero_width = ((b == 0xE2) & ((nxt == 0x80) | (nxt == 0x81))) | ((b == 0xEF) & (nxt == 0xBB))
+        rows = np.searchsorted(ends, pos, side="right")  # the value each byte belongs to
+        control[rows[is_control]] = True
+        control &= valid
+        suspect[rows[is_control | zero_width]] = True
+        suspect &= valid
+    return suspect, control, empty
+
+
+def _scan(text: pd.Series) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(suspect, control, empty) masks over an arrow-backed string Series.
+
+    One pass over the UTF-8 bytes instead of regexes over every value
+    (benchmark hot spot, issue 7). `suspect` is a superset of the values the
+    cleaning regexes can change: Unicode whitespace at either end (tested
+    against every code point), a zero-width or a control character.
+    """
+    parts = [_scan_chunk(c) for c in _chunks(text)]
+    if not parts:
+        return (np.zeros(0, dtype=bool),) * 3
+    return tuple(np.concatenate([p[i] for p in parts]) for i in range(3))
+
+
+def _clean_values(u: pd.Series) -> pd.Series:
+    """The cleaning regexes (the definition of clean_text), for a few values."""
+    return (u.str.replace(_INVISIBLE, "", regex=True).str.replace(CONTROL, "", regex=True)
+            .str.replace(f"^{_SPACES}|{_SPACES}$", "", regex=True))
 
 
 def clean_text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
@@ -37,21 +107,38 @@ def clean_text(series: pd.Series) -> tuple[pd.Series, pd.Series]:
 
     Returns (cleaned, changed): blank text becomes NA; `changed` marks
     non-blank values that the cleaning altered (worth a note on key fields).
-    Only the values that may change go through the regexes, once per
-    distinct value.
+    """
+    cleaned, changed, _ = scan_text(series)
+    return cleaned, changed
+
+
+def scan_text(series: pd.Series) -> tuple[pd.Series, pd.Series, pd.Series]:
+    """clean_text, plus whether each value held a CONTROL character (before cleaning).
+
+    Returns (cleaned, changed, control). Only the values that may change go
+    through the regexes, once per distinct value; a column with nothing to
+    clean is returned as it is (no copy).
     """
     text = series.astype("string")
-    cleaned = text.copy()
-    suspect = _needs_cleaning(text)
+    suspect, control, empty = _scan(text)
+    changed = np.zeros(len(text), dtype=bool)
+    cleaned = text
     if suspect.any():
         codes, uniques = pd.factorize(text[suspect])
         u = pd.Series(uniques, dtype="string")
-        fixed = (u.str.replace(_INVISIBLE, "", regex=True).str.replace(CONTROL, "", regex=True)
-                 .str.replace(f"^{_SPACES}|{_SPACES}$", "", regex=True))
-        cleaned[suspect] = fixed.array.take(codes, allow_fill=True)
-    cleaned = cleaned.mask(cleaned == "", pd.NA)
-    changed = (cleaned != text).fillna(False) & cleaned.notna()
-    return cleaned, changed.astype(bool)
+        fixed = _clean_values(u)
+        fixed_codes = fixed.array.take(codes)
+        changed[suspect] = ((fixed != u) & (fixed != "")).to_numpy(dtype=bool, na_value=False)[codes]
+        empty = empty.copy()
+        empty[suspect] = (fixed == "").to_numpy(dtype=bool, na_value=False)[codes]
+        cleaned = text.copy()
+        cleaned[suspect] = fixed_codes
+    if empty.any():
+        cleaned = cleaned.mask(empty, pd.NA)
+    return (cleaned, pd.Series(changed, index=series.index, name=series.name),
+            # "boolean", as str.contains(na=False) gives on arrow strings
+            pd.Series(pd.arrays.BooleanArray(control, np.zeros(len(control), dtype=bool)),
+                      index=series.index, name=series.name))
 
 
 class _DigitTable(dict):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from att_report import findings as fnd
@@ -91,12 +92,16 @@ def validate_records(records: pd.DataFrame, tables: list[RawTable], config,
                                         "row": "src_row"})
                  .astype({"src_row": "int64"})
                  .sort_values("finding_id").drop_duplicates(key)[[*key, "finding_id"]])
-        left = records[key].astype({"src_agency": object, "src_file": object, "src_sheet": object})
+        # only rows on an Excel row that has an error can match: merge those, not every row
+        near = np.flatnonzero(records["src_row"].isin(first["src_row"].unique()).to_numpy(dtype=bool))
+        left = records[key].iloc[near].astype({"src_agency": object, "src_file": object, "src_sheet": object})
         right = first.astype({"src_agency": object, "src_file": object, "src_sheet": object})
-        hit = left.merge(right, on=key, how="left")["finding_id"]
-        bad = hit.notna().to_numpy()
+        hit = left.merge(right, on=key, how="left")["finding_id"]  # a left merge keeps left's order
+        matched = hit.notna().to_numpy()
+        bad = np.zeros(len(records), dtype=bool)
+        bad[near[matched]] = True
         records = records.copy(deep=False)  # copy-on-write: only the columns changed below are copied
         records.loc[bad, "valid"] = False
         records.loc[bad, "disposition"] = "invalid"
-        records.loc[bad, "disposition_ref"] = hit[bad].to_numpy()
+        records.loc[bad, "disposition_ref"] = hit[matched].to_numpy()
     return records, found

@@ -22,8 +22,30 @@ def _raw(records: pd.DataFrame, name: str) -> pd.Series:
     return records[f"raw_{name}"] if f"raw_{name}" in records else records[name]
 
 
-def _status(records: pd.DataFrame, name: str) -> pd.Series:
-    return records[f"st_{name}"].astype("string").fillna("blank")
+def _status_is(records: pd.DataFrame, name: str, *statuses: str) -> pd.Series:
+    """Rows whose parse status of `name` is one of `statuses` (a missing status reads "blank").
+
+    isin on the status column as it is: no conversion of a million-row column
+    per rule (benchmark, issue 7).
+    """
+    st = records[f"st_{name}"]
+    hit = st.isin(statuses).fillna(False).astype(bool)
+    if "blank" in statuses:
+        hit |= st.isna().to_numpy()
+    return hit
+
+
+#: the columns emit() reads (findings.frame_for_rows): provenance and record_id
+_EMIT_COLUMNS = ("src_agency", "src_file", "src_sheet", "src_row", "record_id")
+
+
+def _rows(records: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
+    """The rows to emit findings for, with only the columns emit() reads.
+
+    Filtering the ~90-column records frame per rule cost more than the rules
+    themselves at 1M rows (benchmark, issue 7).
+    """
+    return records[[c for c in _EMIT_COLUMNS if c in records]][mask]
 
 
 def _sentence(hints: pd.Series) -> pd.Series:
@@ -56,7 +78,7 @@ def rule_required_missing(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFra
     for name in REQUIRED:
         blank = _raw(records, name).astype("string").str.strip().fillna("").eq("")
         if blank.any():
-            out.append(emit(records[blank], "required-missing",
+            out.append(emit(_rows(records, blank), "required-missing",
                             f"'{name}' is required but blank. Fill it in (see the Instructions sheet).", field=name))
     return pd.concat(out, ignore_index=True) if out else emit(records.iloc[:0], "required-missing", "")
 
@@ -71,9 +93,9 @@ def rule_invalid_code(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     allowed = {"flow": "export or import", "basis": "authorized or actual", "withheld": "yes or no"}
     out = []
     for name, words in allowed.items():
-        bad = _status(records, name).eq("invalid")
+        bad = _status_is(records, name, "invalid")
         if bad.any():
-            out.append(emit(records[bad], "invalid-code", f"'{name}' must be {words}.", field=name,
+            out.append(emit(_rows(records, bad), "invalid-code", f"'{name}' must be {words}.", field=name,
                             value=_raw(records, name)[bad]))
     return pd.concat(out, ignore_index=True) if out else emit(records.iloc[:0], "invalid-code", "")
 
@@ -86,7 +108,7 @@ def rule_licence_missing(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFram
     rows); Art. 13(3) authorized exports are counted by authorization.
     """
     bad = records["basis"].eq("authorized").fillna(False) & records["licence_no"].isna()
-    return emit(records[bad], "licence-missing",
+    return emit(_rows(records, bad), "licence-missing",
                 "This row is a licence (basis authorized) but has no licence number. Add it.", field="licence_no")
 
 
@@ -99,10 +121,9 @@ def rule_date_invalid(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     """
     out = []
     for name in ("date", "valid_until"):
-        st = _status(records, name)
-        bad = st.isin(["invalid", "ambiguous"])
+        bad = _status_is(records, name, "invalid", "ambiguous")
         if bad.any():
-            rows = records[bad]
+            rows = _rows(records, bad)
             detail = records.loc[bad, f"dt_{name}"].astype("string").fillna("")
             message = ("'" + _raw(records, name)[bad].astype("string").fillna("") + "' in " + name + ": " + detail
                        + ". Write the date as YYYY-MM-DD.")
@@ -119,7 +140,7 @@ def rule_date_outside_year(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFr
     """
     year = ctx.config.year
     bad = records["basis"].eq("actual").fillna(False) & records["date"].notna() & records["date"].dt.year.ne(year)
-    return emit(records[bad], "date-outside-year",
+    return emit(_rows(records, bad), "date-outside-year",
                 f"This delivery is dated outside {year}, the reporting year. Check the date, or leave the row "
                 "for that year's report.", field="date", value=records.loc[bad, "date"].dt.strftime("%Y-%m-%d"))
 
@@ -134,7 +155,7 @@ def rule_licence_date_outside_year(records: pd.DataFrame, ctx: RuleContext) -> p
     """
     year = ctx.config.year
     bad = records["basis"].eq("authorized").fillna(False) & records["date"].notna() & records["date"].dt.year.ne(year)
-    return emit(records[bad], "licence-date-outside-year",
+    return emit(_rows(records, bad), "licence-date-outside-year",
                 f"This licence was issued outside {year}; it is used to check deliveries but is not counted as "
                 f"authorized in {year}.", field="date", value=records.loc[bad, "date"].dt.strftime("%Y-%m-%d"))
 
@@ -147,7 +168,7 @@ def rule_validity_before_issue(records: pd.DataFrame, ctx: RuleContext) -> pd.Da
     against the validity period (Art. 11 diversion controls rely on it).
     """
     bad = records["valid_until"].notna() & records["date"].notna() & (records["valid_until"] < records["date"])
-    return emit(records[bad], "validity-before-issue",
+    return emit(_rows(records, bad), "validity-before-issue",
                 "valid_until is before the issue date. Check both dates.", field="valid_until",
                 value=records.loc[bad, "valid_until"].dt.strftime("%Y-%m-%d"))
 
@@ -160,7 +181,7 @@ def rule_country_unknown(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFram
     """
     out = []
     for name in ("partner_state", "origin_state", "intermediate_states"):
-        bad = _status(records, name).eq("unknown")
+        bad = _status_is(records, name, "unknown")
         if bad.any():
             raw = _raw(records, name)[bad].astype("string").fillna("")
             if name == "intermediate_states":
@@ -168,7 +189,7 @@ def rule_country_unknown(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFram
             message = _hinted("", records.loc[bad, f"hint_{name}"])
             message = ("'" + raw + f"' in {name} is not a State we recognise." + pd.Series(message, index=raw.index)
                        + " Use the English short name or the ISO 3166 code.")
-            out.append(emit(records[bad], "country-unknown", message, field=name,
+            out.append(emit(_rows(records, bad), "country-unknown", message, field=name,
                             value=_raw(records, name)[bad]))
     return pd.concat(out, ignore_index=True) if out else emit(records.iloc[:0], "country-unknown", "")
 
@@ -182,9 +203,9 @@ def rule_partner_vague(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     """
     out = []
     for name in ("partner_state", "origin_state", "intermediate_states"):
-        bad = _status(records, name).eq("vague")
+        bad = _status_is(records, name, "vague")
         if bad.any():
-            out.append(emit(records[bad], "partner-vague",
+            out.append(emit(_rows(records, bad), "partner-vague",
                             f"'{name}' names a region or placeholder, not a State. Name the State(s).",
                             field=name, value=_raw(records, name)[bad]))
     return pd.concat(out, ignore_index=True) if out else emit(records.iloc[:0], "partner-vague", "")
@@ -197,19 +218,18 @@ def rule_category_unresolved(records: pd.DataFrame, ctx: RuleContext) -> pd.Data
     Enforces: Art. 2(1) categories; an unresolvable category is a finding,
     never a guess (ATT_REPORTING.md section 2).
     """
-    st = _status(records, "category")
-    bad = st.isin(["unknown", "ambiguous"])
-    blank = st.eq("blank")
+    bad = _status_is(records, "category", "unknown", "ambiguous")
+    blank = _status_is(records, "category", "blank")
     out = []
     if bad.any():
         raw = _raw(records, "category")[bad].astype("string").fillna("")
         hint = _sentence(records.loc[bad, "hint_category"])
-        out.append(emit(records[bad], "category-unresolved",
+        out.append(emit(_rows(records, bad), "category-unresolved",
                         ("Category '" + raw + "' cannot be resolved. " + hint
                          + " Use an ATT code such as IV.a or VIII.SA.2.").str.replace("  ", " "),
                         field="category", value=raw))
     if blank.any():
-        out.append(emit(records[blank], "category-unresolved",
+        out.append(emit(_rows(records, blank), "category-unresolved",
                         "Category is blank and the HS code does not settle it. Give the ATT category code.",
                         field="category"))
     return pd.concat(out, ignore_index=True) if out else emit(records.iloc[:0], "category-unresolved", "")
@@ -222,8 +242,8 @@ def rule_category_from_hs(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFra
     Enforces: ATT_REPORTING.md section 6 (crosswalks are hints; used only
     where the mapping is unambiguous, and said so).
     """
-    hit = _status(records, "category").eq("from-hs")
-    return emit(records[hit], "category-from-hs",
+    hit = _status_is(records, "category", "from-hs")
+    return emit(_rows(records, hit), "category-from-hs",
                 "Category was blank; set to " + records.loc[hit, "category"].astype("string").fillna("")
                 + " from HS code " + records.loc[hit, "hs_code"].astype("string").fillna("")
                 + ". Confirm it in the file.", field="category", value=records.loc[hit, "hs_code"])
@@ -237,9 +257,9 @@ def rule_number_invalid(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
     """
     out = []
     for name in ("quantity", "value"):
-        bad = _status(records, name).eq("invalid")
+        bad = _status_is(records, name, "invalid")
         if bad.any():
-            out.append(emit(records[bad], "number-invalid",
+            out.append(emit(_rows(records, bad), "number-invalid",
                             "'" + _raw(records, name)[bad].astype("string").fillna("") + f"' in {name} is not a "
                             "number. Write digits only (e.g. 1250 or 1,250.50); check the decimal mark.",
                             field=name, value=_raw(records, name)[bad]))
@@ -255,7 +275,7 @@ def rule_quantity_fraction(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFr
     """
     q = records["num_quantity"]
     bad = q.notna() & (q != q.round(0))
-    return emit(records[bad], "quantity-fraction",
+    return emit(_rows(records, bad), "quantity-fraction",
                 "Number of items must be whole; a fraction of an item is not possible.", field="quantity",
                 value=_raw(records, "quantity")[bad])
 
@@ -266,8 +286,8 @@ def rule_quantity_and_value_missing(records: pd.DataFrame, ctx: RuleContext) -> 
 
     Enforces: Art. 13(3) template: each line gives number of items or value or both.
     """
-    bad = _status(records, "quantity").eq("blank") & _status(records, "value").eq("blank")
-    return emit(records[bad], "quantity-and-value-missing",
+    bad = _status_is(records, "quantity", "blank") & _status_is(records, "value", "blank")
+    return emit(_rows(records, bad), "quantity-and-value-missing",
                 "Give the number of items, the value, or both.", field="quantity")
 
 
@@ -277,8 +297,8 @@ def rule_currency_missing(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFra
 
     Enforces: Art. 13(3) template: if value is given, its currency must be clear.
     """
-    bad = records["num_value"].notna() & _status(records, "currency").eq("blank")
-    return emit(records[bad], "currency-missing",
+    bad = records["num_value"].notna() & _status_is(records, "currency", "blank")
+    return emit(_rows(records, bad), "currency-missing",
                 "A value is given but no currency. Add the ISO 4217 code (e.g. USD, EUR).", field="currency")
 
 
@@ -288,10 +308,10 @@ def rule_currency_unknown(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFra
 
     Enforces: Art. 13(3) template: the value's currency must be clear.
     """
-    bad = _status(records, "currency").isin(["unknown", "ambiguous"])
+    bad = _status_is(records, "currency", "unknown", "ambiguous")
     raw = _raw(records, "currency")[bad].astype("string").fillna("")
     hint = _sentence(records.loc[bad, "hint_currency"])
-    return emit(records[bad], "currency-unknown",
+    return emit(_rows(records, bad), "currency-unknown",
                 "'" + raw + "' is not a currency code we recognise. " + hint + " Use an ISO 4217 code such as USD.",
                 field="currency", value=raw)
 
@@ -306,7 +326,7 @@ def rule_digits_normalised(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFr
     for name in ("quantity", "value"):
         hit = records[f"digits_{name}"].fillna(False).astype(bool)
         if hit.any():
-            out.append(emit(records[hit], "digits-normalised",
+            out.append(emit(_rows(records, hit), "digits-normalised",
                             f"'{name}' was written with non-ASCII digits and read as "
                             + _number_text(records.loc[hit, f"num_{name}"]) + ".",
                             field=name, value=_raw(records, name)[hit]))
@@ -324,7 +344,7 @@ def rule_whitespace_in_key(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFr
     for name in ("record_id", "licence_no", "hs_code"):
         hit = records[f"ws_{name}"].fillna(False).astype(bool)
         if hit.any():
-            out.append(emit(records[hit], "whitespace-in-key",
+            out.append(emit(_rows(records, hit), "whitespace-in-key",
                             f"Invisible or extra spaces were removed from '{name}'.", field=name,
                             value=_raw(records, name)[hit]))
     return pd.concat(out, ignore_index=True) if out else emit(records.iloc[:0], "whitespace-in-key", "")
@@ -345,7 +365,7 @@ def rule_text_too_long(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         raw = _raw(records, name).astype("string")
         bad = (raw.str.len() > EXCEL_CELL_LIMIT).fillna(False)
         if bad.any():
-            out.append(emit(records[bad], "text-too-long",
+            out.append(emit(_rows(records, bad), "text-too-long",
                             f"'{name}' has " + raw[bad].str.len().astype("string") + " characters; a spreadsheet "
                             f"cell holds at most {EXCEL_CELL_LIMIT:,}. Shorten it.", field=name,
                             value=raw[bad].str.slice(0, 60) + "..."))
@@ -363,7 +383,7 @@ def rule_control_characters_removed(records: pd.DataFrame, ctx: RuleContext) -> 
     for name in INTAKE_FIELDS:
         hit = records[f"cc_{name}"].fillna(False).astype(bool) if f"cc_{name}" in records else None
         if hit is not None and hit.any():
-            out.append(emit(records[hit], "control-characters-removed",
+            out.append(emit(_rows(records, hit), "control-characters-removed",
                             f"Control characters were removed from '{name}'.", field=name,
                             value=_raw(records, name)[hit].str.replace(r"[\x00-\x1f]", "?", regex=True)))
     return pd.concat(out, ignore_index=True) if out else emit(records.iloc[:0], "control-characters-removed", "")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import warnings
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -47,6 +48,48 @@ def canonical_schema(category_codes: list[str], year: int) -> pa.DataFrameSchema
     )
 
 
+def _may_fail(records: pd.DataFrame, schema: pa.DataFrameSchema) -> np.ndarray | None:
+    """Rows that may break the schema: a superset of pandera's failure cases, or None (check all).
+
+    Every check of the schema is element-wise, so it runs once per distinct
+    value of a text column (States, currencies, categories repeat a lot) and
+    once over a number/date column; pandera then validates only the rows
+    that failed a check (benchmark, issue 7), which gives the same failure
+    cases, in the same order, as validating every row.
+    """
+    mask = np.zeros(len(records), dtype=bool)
+    for name, column in schema.columns.items():
+        if name not in records:
+            continue  # pandera reports the missing column itself (no row)
+        values = records[name].reset_index(drop=True)
+        missing = values.isna().to_numpy(dtype=bool)
+        if not column.nullable or any(not check.ignore_na for check in column.checks):
+            mask |= missing
+        if not column.checks:
+            continue
+        try:
+            by_value = pd.api.types.is_string_dtype(values.dtype) or values.dtype == object
+            if by_value:
+                codes, uniques = pd.factorize(values)
+                target = pd.Series(uniques, dtype=values.dtype)
+            else:
+                target = values
+            failed = np.zeros(len(target), dtype=bool)
+            for check in column.checks:
+                output = check(target).check_output
+                if not isinstance(output, pd.Series) or not pd.api.types.is_bool_dtype(output.dtype):
+                    return None
+                labels = output.index[~output.to_numpy(dtype=bool, na_value=False)]
+                failed[np.asarray(labels, dtype=np.int64)] = True
+            if by_value:
+                mask |= np.where(codes >= 0, failed[np.maximum(codes, 0)], False)
+            else:
+                mask |= failed
+        except Exception:  # a check that cannot run here is left to pandera, over every row
+            return None
+    return mask
+
+
 @rule("schema-violation", Severity.ERROR, "intake")
 def rule_canonical_schema(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     """A canonical field breaks the schema (e.g. a negative value, an implausible date).
@@ -58,17 +101,23 @@ def rule_canonical_schema(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFra
     from att_report.normalise.categories import load_categories
 
     schema = canonical_schema([c.code for c in load_categories()], ctx.config.year)
+    # only the schema's columns (strict=False ignores the others), only the rows that may fail
+    checked = records[[c for c in schema.columns if c in records]]
+    may_fail = _may_fail(records, schema)
+    if may_fail is not None:
+        checked = checked.iloc[np.flatnonzero(may_fail)]
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            schema.validate(records, lazy=True)
+            schema.validate(checked, lazy=True)
         return emit(records.iloc[:0], "schema-violation", "")
     except pa.errors.SchemaErrors as exc:
         cases = exc.failure_cases
     cases = cases[cases["index"].notna() & cases["column"].notna()]
     if cases.empty:
         return emit(records.iloc[:0], "schema-violation", "")
-    rows = records.loc[cases["index"].astype("int64").to_numpy()].reset_index(drop=True)
+    provenance = records[[c for c in ("src_agency", "src_file", "src_sheet", "src_row", "record_id") if c in records]]
+    rows = provenance.loc[cases["index"].astype("int64").to_numpy()].reset_index(drop=True)
     cases = cases.reset_index(drop=True)
     # pandera reports "check_name(args)"; show the check's plain-language error text instead
     messages = {(name, str(check)): check.error or str(check)
