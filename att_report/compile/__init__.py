@@ -5,7 +5,10 @@ Entry point: `compile_report(records, config, draft=...)`.
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from att_report import findings as fnd
 from att_report.compile import rules as _rules  # noqa: F401  (registers the compile rules)
@@ -23,6 +26,25 @@ __all__ = [
     "compile_report", "CompileResult", "ReportModel", "TableModel", "Section", "Cover",
     "LINE_COLUMNS", "SOURCE_COLUMNS", "load_template",
 ]
+
+
+def _set_dispositions(recs: pd.DataFrame, reported: pd.Series, held: pd.Series, reference: pd.Series,
+                      line_of_row: pd.Series) -> tuple[pd.Series, pd.Series]:
+    """The disposition and disposition_ref columns after compile (see compile_report)."""
+    disp = pa.array(recs["disposition"].astype("string").fillna("").array)
+    ref = pa.array(recs["disposition_ref"].astype("string").fillna("").array)
+    reported_m, held_m = reported.to_numpy(dtype=bool), held.to_numpy(dtype=bool)
+    for mask, label in ((reported_m, "reported"), (held_m, "withheld"), (reference.to_numpy(dtype=bool), "reference")):
+        disp = pc.if_else(pa.array(mask), pa.scalar(label), disp)
+    # line ids of the reported rows, in record order (rows = records[reported])
+    line_ids = pa.array(line_of_row.astype("string").fillna("").array) if reported_m.any() else pa.array([], pa.string())
+    ref = pc.replace_with_mask(ref, pa.array(reported_m), line_ids.cast(ref.type))
+    ref = pc.if_else(pa.array(held_m), pa.scalar("Art. 13(3)"), ref)
+    valid = recs["valid"].astype("boolean").fillna(False).to_numpy(dtype=bool)
+    invalid_open = np.asarray(pc.equal(disp, ""), dtype=bool) & ~valid
+    disp = pc.if_else(pa.array(invalid_open), pa.scalar("invalid"), disp)
+    return (pd.Series(pd.array(disp, dtype="string"), index=recs.index),
+            pd.Series(pd.array(ref, dtype="string"), index=recs.index))
 
 
 def compile_report(records: pd.DataFrame, config, *, draft: bool = False,
@@ -53,15 +75,10 @@ def compile_report(records: pd.DataFrame, config, *, draft: bool = False,
     lines, line_of_row = build_lines(rows, config, tpl.category_order)
     rows = rows.assign(line_id=line_of_row)
 
-    # dispositions, only on rows that were open
-    disp = recs["disposition"].astype("string").fillna("")
-    ref = recs["disposition_ref"].astype("string").fillna("")
-    disp = disp.mask(reported, "reported").mask(held, "withheld").mask(reference, "reference")
-    ref = ref.mask(reported, line_of_row.reindex(recs.index)).mask(held, "Art. 13(3)")
-    invalid_open = disp.eq("") & ~recs["valid"].astype("boolean").fillna(False).astype(bool)
-    disp = disp.mask(invalid_open, "invalid")
-    recs["disposition"] = disp.astype("string")
-    recs["disposition_ref"] = ref.fillna("").astype("string")
+    # dispositions, only on rows that were open (set in Arrow: masking a million strings
+    # in pandas took a third of a second per mask)
+    recs["disposition"], recs["disposition_ref"] = _set_dispositions(recs, reported, held, reference,
+                                                                      line_of_row)
 
     flows_with_held = set(recs.loc[held, "flow"].astype("string").dropna())
     sections: dict[str, tuple[Section, ...]] = {}

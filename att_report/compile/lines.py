@@ -14,6 +14,8 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from att_report.compile.model import BASIS_ORDER, LINE_COLUMNS, SOURCE_COLUMNS, empty_lines
 
@@ -103,21 +105,47 @@ def convert_values(rows: pd.DataFrame, currency: str, rates: dict[str, float]) -
 
 
 def _combine_text(rows: pd.DataFrame, group: pd.Series, column: str) -> pd.Series:
-    """Per group, the distinct non-blank texts in row order, joined with '; '."""
-    text = _text(rows[column])
-    keep = text.ne("")
-    frame = pd.DataFrame({"g": group[keep], "uid": rows.loc[keep, "row_uid"], "t": text[keep]})
-    frame = frame.sort_values(["g", "uid"], kind="mergesort").drop_duplicates(["g", "t"])
-    if frame.empty:
+    """Per group, the distinct non-blank texts in row order, joined with '; '.
+
+    Works on integer codes (factorised texts, group ids, row_uid) and joins in
+    Arrow: sorting a million-row frame of strings took most of build_lines.
+    """
+    codes, uniques = pd.factorize(rows[column].astype("string").array, use_na_sentinel=True)
+    texts = pa.array(np.asarray(uniques.astype(object), dtype=object) if len(uniques) else [], type=pa.string())
+    blank = np.asarray(pc.equal(texts, ""), dtype=bool) if len(texts) else np.zeros(0, dtype=bool)
+    keep = codes >= 0
+    keep[keep] = ~blank[codes[keep]]
+    if not keep.any():
         return pd.Series(dtype="string")
-    single = ~frame["g"].duplicated(keep=False)
-    out = frame.loc[single].set_index("g")["t"]
-    multi = frame.loc[~single]
-    if not multi.empty:
-        # one Python join per line with several texts (few in practice)
-        joined = multi.groupby("g", sort=False)["t"].agg("; ".join)
-        out = pd.concat([out, joined])
-    return out.astype("string")
+    g = group.to_numpy(dtype="int64")[keep]
+    t = codes[keep].astype("int64")
+    uid = rows["row_uid"].to_numpy(dtype="int64")[keep]
+    if len(uid) > 1 and not (uid[1:] > uid[:-1]).all():  # rows normally come in source order
+        by_uid = np.argsort(uid, kind="stable")
+        g, t, uid = g[by_uid], t[by_uid], uid[by_uid]
+    # a text seen before in the same group is dropped (hashing: few pairs are left to sort)
+    first = ~pd.Series(g * max(len(texts), 1) + t).duplicated().to_numpy()
+    g, t, uid = g[first], t[first], uid[first]
+    order = np.lexsort([uid, g])  # by group, then source order
+    g, t = g[order], t[order]
+    starts = np.flatnonzero(np.r_[True, g[1:] != g[:-1]])
+    offsets = pa.array(np.r_[starts, len(g)].astype("int64"), type=pa.int64())
+    joined = pc.binary_join(pa.LargeListArray.from_arrays(offsets, texts.take(pa.array(t))), "; ")
+    return pd.Series(pd.array(joined, dtype="string"), index=pd.Index(g[starts], name="g"))
+
+
+def _group_ids(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
+    """frame.groupby(keys, sort=False, dropna=False).ngroup(), from factorised integer codes."""
+    combo = np.zeros(len(frame), dtype="int64")
+    size = 1
+    for key in keys:
+        codes, uniques = pd.factorize(frame[key].array, use_na_sentinel=False)
+        if size * max(len(uniques), 1) >= 2 ** 62:  # keep the combined code within int64
+            combo, distinct = pd.factorize(combo)
+            size = len(distinct)
+        combo = combo * max(len(uniques), 1) + codes
+        size *= max(len(uniques), 1)
+    return pd.factorize(combo)[0].astype("int64")
 
 
 def build_lines(rows: pd.DataFrame, config, category_order: dict[str, int]) -> tuple[pd.DataFrame, pd.Series]:
@@ -146,7 +174,7 @@ def build_lines(rows: pd.DataFrame, config, category_order: dict[str, int]) -> t
             per_transfer |= work["flow"].eq(flow_name)
     # group id: per_partner rows share one per key; per_transfer rows get their own
     keys = ["flow", "basis", *KEYS]
-    group = work.groupby(keys, sort=False, dropna=False).ngroup().astype("int64")
+    group = pd.Series(_group_ids(work, keys), index=work.index)
     n_groups = int(group.max()) + 1 if len(group) else 0
     own = np.arange(n_groups, n_groups + len(work), dtype="int64")
     group = group.where(~per_transfer, pd.Series(own, index=work.index))
@@ -166,8 +194,13 @@ def build_lines(rows: pd.DataFrame, config, category_order: dict[str, int]) -> t
     agg["description"] = _combine_text(rows, group, "description").reindex(agg.index).fillna("")
     agg["comments"] = _combine_text(rows, group, "comments").reindex(agg.index).fillna("")
     # first row of each line (its provenance locates line-level findings)
-    first_row = work.reset_index(names="_ix").sort_values("row_uid", kind="mergesort").drop_duplicates("g")
-    agg["first_row"] = first_row.set_index("g")["_ix"].reindex(agg.index)
+    uid = work["row_uid"].to_numpy(dtype="int64")
+    by_uid = np.argsort(uid, kind="stable") if len(uid) > 1 and not (uid[1:] > uid[:-1]).all() else None
+    g_by_uid = group.to_numpy(dtype="int64") if by_uid is None else group.to_numpy(dtype="int64")[by_uid]
+    firsts = np.flatnonzero(~pd.Series(g_by_uid).duplicated().to_numpy())
+    at = firsts if by_uid is None else by_uid[firsts]
+    first_row = pd.Series(work.index[at], index=g_by_uid[firsts])
+    agg["first_row"] = first_row.reindex(agg.index)
     # measure: a table reporting numbers only leaves value empty, and vice versa
     for flow_name in ("export", "import"):
         measure = config.table(flow_name).measure
@@ -234,14 +267,38 @@ def _also_from(rows: pd.DataFrame) -> pd.DataFrame:
 
 #: Row ranges per Sources cell at most (keeps a cell far below Excel's 32,767 characters).
 RUNS_PER_CELL = 400
+#: Combined sort keys must stay below this (int64); above it compress_sources sorts on two keys.
+_KEY_LIMIT = 2.0 ** 62
+
+
+def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes that sort like the texts (NA counts as ""), and the texts by code.
+
+    Arrow factorises the strings; only the distinct texts are sorted.
+    """
+    codes, uniques = pd.factorize(values.array, use_na_sentinel=True)
+    texts = np.asarray(uniques.astype(object) if len(uniques) else [], dtype=object)
+    if (codes < 0).any():
+        blank = np.flatnonzero(texts == "")
+        if len(blank):
+            codes = np.where(codes < 0, blank[0], codes)
+        else:
+            texts = np.append(texts, "")
+            codes = np.where(codes < 0, len(texts) - 1, codes)
+    order = np.argsort(texts, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    return rank[codes], texts[order]
 
 
 def compress_sources(rows: pd.DataFrame) -> pd.DataFrame:
     """Per line and source file, the rows as ranges: "2-5000, 5002" (SOURCE_COLUMNS).
 
-    Sorting and run detection work on integer codes (factorised keys), so a
-    million rows compress in about a second. A line whose rows scatter over
-    very many runs continues on further rows (RUNS_PER_CELL ranges each).
+    Sorting and run detection work on one integer key per row (the keys'
+    sorted codes combined with the row number), the texts are built in Arrow,
+    so a million rows compress in a fraction of a second. A line whose rows
+    scatter over very many runs continues on further rows (RUNS_PER_CELL
+    ranges each).
     """
     base = pd.DataFrame({
         "line_id": rows["line_id"], "agency": rows["src_agency"], "file": rows["src_file"],
@@ -253,40 +310,53 @@ def compress_sources(rows: pd.DataFrame) -> pd.DataFrame:
     keys = ["line_id", "agency", "file", "sheet"]
     codes, uniques = [], []
     for key in keys:
-        # sort=True: codes follow the text order, so sorting codes sorts the text
-        code, values = pd.factorize(frame[key].astype("string").fillna("").to_numpy(dtype=object), sort=True)
+        code, texts = _sorted_codes(frame[key].astype("string"))
         codes.append(code)
-        uniques.append(np.asarray(values, dtype=object))
-    row = frame["row"].astype("Float64").fillna(-1).to_numpy(dtype="float64")
-    order = np.lexsort([row, *reversed(codes)])
-    codes = [c[order] for c in codes]
-    row = row[order]
-    same = np.ones(len(row), dtype=bool)
-    for code in codes:
-        same[1:] &= code[1:] == code[:-1]
-    same[0] = False
-    keep = ~(same & np.r_[False, row[1:] == row[:-1]])  # the same row twice counts once
-    codes, row, same = [c[keep] for c in codes], row[keep], same[keep]
+        uniques.append(texts)
+    row = frame["row"].astype("Float64").fillna(-1).to_numpy(dtype="float64").astype("int64")
+    sizes = [max(len(u), 1) for u in uniques]
+    combo = codes[0].astype("int64")
+    for c, size in zip(codes[1:], sizes[1:]):
+        combo = combo * size + c
+    span = int(row.max()) + 2
+    if float(np.prod(sizes, dtype="float64")) * span < _KEY_LIMIT:  # one int64 key: keys, then row
+        key = np.sort(combo * span + (row + 1))
+        key = key[np.r_[True, key[1:] != key[:-1]]]  # the same row twice counts once
+        combo, row = np.divmod(key, span)
+        row = row - 1
+    else:  # too many distinct keys for one int64: sort on two
+        order = np.lexsort([row, combo])
+        combo, row = combo[order], row[order]
+        dup = np.r_[False, (combo[1:] == combo[:-1]) & (row[1:] == row[:-1])]
+        combo, row = combo[~dup], row[~dup]
+    same = np.r_[False, combo[1:] == combo[:-1]]
     consecutive = np.r_[False, row[1:] == row[:-1] + 1]
     run_start = ~(same & consecutive)
     starts = np.flatnonzero(run_start)
     ends = np.r_[starts[1:], len(row)] - 1
-    lo, hi = row[starts].astype("int64"), row[ends].astype("int64")
+    lo, hi = row[starts], row[ends]
     counts = ends - starts + 1
-    # texts built in numpy (object arrays): joining Arrow strings one by one is slow
-    text = lo.astype(str).astype(object)
-    ranged = lo != hi
-    text[ranged] = text[ranged] + "-" + hi[ranged].astype(str).astype(object)
-    if (lo < 0).any():
-        text[lo < 0] = "?"
-    # group of each run: a new group starts where the keys change (runs are sorted)
+    # run texts "5" / "5-9" ("?" for a row number that is missing), built in Arrow
+    lo_s = pc.cast(pa.array(lo), pa.string())
+    ranged = pc.binary_join_element_wise(lo_s, pc.cast(pa.array(hi), pa.string()), "-")
+    text = pc.if_else(pa.array(lo != hi), ranged, lo_s)
+    text = pc.if_else(pa.array(lo < 0), pa.scalar("?"), text)
     group_start = ~same[starts]
     group = np.cumsum(group_start) - 1
     rank = np.arange(len(starts)) - np.flatnonzero(group_start)[group]
     chunk_start = group_start | (rank % RUNS_PER_CELL == 0)
     bounds = np.flatnonzero(chunk_start)
     first = starts[bounds]
-    out = pd.DataFrame({key: pd.array(uniques[i][codes[i][first]], dtype="string") for i, key in enumerate(keys)})
-    out["rows"] = pd.array([", ".join(part) for part in np.split(text, bounds[1:])], dtype="string")
+    parts = []  # the key codes back from the combined key
+    rest = combo[first]
+    for size in reversed(sizes[1:]):
+        rest, part = np.divmod(rest, size)
+        parts.append(part)
+    parts.append(rest)
+    parts.reverse()
+    out = pd.DataFrame({key: pd.array(uniques[i][parts[i]], dtype="string") for i, key in enumerate(keys)})
+    offsets = pa.array(np.r_[bounds, len(starts)].astype("int64"))
+    joined = pc.binary_join(pa.LargeListArray.from_arrays(offsets, text), ", ")
+    out["rows"] = pd.array(joined, dtype="string")
     out["count"] = np.add.reduceat(counts, bounds).astype("int64")
     return out.reset_index(drop=True)[list(SOURCE_COLUMNS)]
