@@ -248,6 +248,9 @@ class SheetScan:
     max_col: int = 0  # widest column seen (1 = A); exact beyond Z, else 26 (an upper bound)
     far_cell: str = ""  # the cell reference that sets max_col
     refuse: bool = False  # do not hand this sheet to a reader
+    #: number-typed cells of the columns asked for (`complete_preflight(numeric_letters=...)`),
+    #: as `numeric_cells` returns them; None when none were asked for
+    numeric: pd.DataFrame | None = None
 
     @property
     def empty_formatted_rows(self) -> int:
@@ -397,11 +400,14 @@ def preflight(path: Path, limits: Limits | None = None, *, agency: str = "", rel
 
 
 def complete_preflight(path: Path, pre: Preflight, limits: Limits | None = None, *, agency: str = "",
-                       rel_file: str = "") -> Preflight:
+                       rel_file: str = "", numeric_letters: dict[str, frozenset[str]] | None = None) -> Preflight:
     """Run the sheet scans that `preflight(..., scan_sheets=False)` left pending, then their notes.
 
     Afterwards `pre` is what `preflight(path)` would have returned: the same
-    scans, findings and verdicts. Never raises for bad input.
+    scans, findings and verdicts. `numeric_letters` (sheet -> column letters)
+    also collects those columns' number-typed cells in the same pass
+    (`SheetScan.numeric`, as `numeric_cells` gives them). Never raises for
+    bad input.
     """
     if not pre.pending or pre.refuse:
         return pre
@@ -420,7 +426,8 @@ def complete_preflight(path: Path, pre: Preflight, limits: Limits | None = None,
             for info in zf.infolist():
                 scan = parts.get(info.filename)
                 if scan is not None:
-                    pre.sheets[scan.name] = _scan_sheet(zf, info, scan.name, scan.state, limits)
+                    letters = (numeric_letters or {}).get(scan.name, ())
+                    pre.sheets[scan.name] = _scan_sheet(zf, info, scan.name, scan.state, limits, letters)
         _scan_notes(pre, agency, rel_file, limits)
     except _Refused as exc:
         refuse(exc.code, exc.message, exc.value, exc.sheet)
@@ -727,8 +734,10 @@ def _segments(zf: zipfile.ZipFile, info: zipfile.ZipInfo, state: dict,
         yield carry
 
 
-def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, state: str, limits: Limits) -> SheetScan:
+def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, state: str, limits: Limits,
+                numeric_letters=()) -> SheetScan:
     scan = SheetScan(name=name, part=info.filename, state=state)
+    numeric = _NumericScan(numeric_letters)
     problems: list[tuple[int, str, str, str]] = []
     merges: list[tuple[str, int, str, int]] = []
     prefix = b""
@@ -800,9 +809,12 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, state: st
         if pos >= 0:
             scan.last_data_row = max(scan.last_data_row, rows.row_at(seg, pos))
         rows.advance(seg)
+        numeric.feed(seg, prefix)
     if scan.max_col == 0 and scan.last_data_row:
         scan.max_col = 26  # no reference beyond column Z: an upper bound is all the size check needs
     _expand_merges(merges, scan, problems, limits)
+    if numeric.cols:
+        scan.numeric = numeric.frame()
     if problems:
         frame = pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS))
         frame["excel_row"] = frame["excel_row"].astype("int64")
@@ -1146,51 +1158,67 @@ def numeric_cells(path: Path, sheet_name: str, column_letters: list[str] | tuple
     "number-identifier", detail (the number as stored, e.g. "1.2345678901234568E+16"),
     plus `digits` (int: digits before the decimal point; more than 15 means
     Excel already lost precision). Empty for csv/ods or unknown sheets.
+    (`complete_preflight` can collect the same in its own pass over the sheet.)
     """
-    limits = limits or Limits()
-    cols = sorted({c.strip().upper() for c in column_letters if c and c.strip().isalpha()})
-    out = empty_problems().assign(digits=pd.Series(dtype="int64"))
-    if not cols:
-        return out
-    alts = b"|".join(c.encode() for c in cols)
-    rest = (rb"((?:\s+(?:(?!t=)[\w:]+=\"[^\"]*\"|t=\"n\"))*)\s*>\s*"
-            rb"(?:<" + _P + rb"f\b[^>]*?(?:/>|>[^<]*</" + _P + rb"f>)\s*)?"
-            rb"<" + _P + rb"v>([^<]*)</" + _P + rb"v>")
-    found: list[tuple[bytes, bytes, bytes, bytes]] = []
+    scan = _NumericScan(column_letters)
+    if not scan.cols:
+        return scan.frame()
     try:
         with zipfile.ZipFile(path) as zf:
             lower = {n.lower(): n for n in zf.namelist()}
             part = next((p for name, p, _ in _workbook_sheets(zf, lower) if name == sheet_name), None)
             if not part or part not in zf.namelist():
-                return out
+                return scan.frame()
             state: dict = {}
-            fast = slow = None
             for seg in _segments(zf, zf.getinfo(part), state):
-                if fast is None:
-                    cell = b"<" + state.get("prefix", b"") + b"c"
-                    # Excel, LibreOffice, openpyxl and XlsxWriter write r first: a literal-first
-                    # pattern the engine skims; other attribute orders take the general pattern
-                    fast = re.compile(re.escape(cell) + rb" r=\"(" + alts + rb")(\d+)\"" + rest)
-                    slow = re.compile(re.escape(cell) + rb"(?=[^>]*?\sr=\"(?:" + alts + rb")\d)"
-                                      rb"(?:\s+(?!t=)(?!r=)[\w:]+=\"[^\"]*\"|\s+t=\"n\")*\s+r=\"(" + alts
-                                      + rb")(\d+)\"" + rest)
-                    cell_sp = cell + b" "
-                found += fast.findall(seg)
-                if seg.count(cell_sp) != seg.count(cell_sp + b'r="'):
-                    found += [m.groups() for m in slow.finditer(seg)
-                              if not seg.startswith(cell_sp + b'r="', m.start())]
+                scan.feed(seg, state.get("prefix", b""))
     except (_Refused, zipfile.BadZipFile, OSError, KeyError, EOFError, zlib.error):
-        return out
-    if not found:
-        return out
-    frame = pd.DataFrame(found, columns=["column", "excel_row", "attrs", "detail"]).drop(columns="attrs")
-    frame["column"] = frame["column"].map(bytes.decode)
-    frame["excel_row"] = frame["excel_row"].map(int).astype("int64")
-    frame["detail"] = frame["detail"].map(lambda b: b.decode("ascii", "replace").strip())
-    frame["kind"] = "number-identifier"
-    frame["digits"] = frame["detail"].map(_integer_digits).astype("int64")
-    return frame[["excel_row", "column", "kind", "detail", "digits"]].sort_values(
-        ["excel_row", "column"], kind="mergesort").reset_index(drop=True)
+        return _NumericScan(()).frame()
+    return scan.frame()
+
+
+class _NumericScan:
+    """Number-typed cells of some columns, collected segment by segment of a sheet's XML."""
+
+    _REST = (rb"((?:\s+(?:(?!t=)[\w:]+=\"[^\"]*\"|t=\"n\"))*)\s*>\s*"
+             rb"(?:<" + _P + rb"f\b[^>]*?(?:/>|>[^<]*</" + _P + rb"f>)\s*)?"
+             rb"<" + _P + rb"v>([^<]*)</" + _P + rb"v>")
+
+    def __init__(self, column_letters) -> None:
+        self.cols = sorted({c.strip().upper() for c in column_letters if c and c.strip().isalpha()})
+        self.found: list[tuple[bytes, bytes, bytes, bytes]] = []
+        self.fast = self.slow = self.odd = None
+        self.r_first = b""
+
+    def feed(self, seg: bytes, prefix: bytes) -> None:
+        if not self.cols:
+            return
+        if self.fast is None:
+            alts = b"|".join(c.encode() for c in self.cols)
+            cell = re.escape(b"<" + prefix + b"c")
+            # Excel, LibreOffice, openpyxl and XlsxWriter write r first: a literal-first
+            # pattern the engine skims; other attribute orders take the general pattern
+            self.fast = re.compile(cell + rb" r=\"(" + alts + rb")(\d+)\"" + self._REST)
+            self.slow = re.compile(cell + rb"(?=[^>]*?\sr=\"(?:" + alts + rb")\d)"
+                                   rb"(?:\s+(?!t=)(?!r=)[\w:]+=\"[^\"]*\"|\s+t=\"n\")*\s+r=\"(" + alts
+                                   + rb")(\d+)\"" + self._REST)
+            self.odd = re.compile(cell + rb"(?! r=\")[\s/>]")  # a cell whose first attribute is not r
+            self.r_first = b"<" + prefix + b'c r="'
+        self.found += self.fast.findall(seg)
+        if self.odd.search(seg):
+            self.found += [m.groups() for m in self.slow.finditer(seg) if not seg.startswith(self.r_first, m.start())]
+
+    def frame(self) -> pd.DataFrame:
+        if not self.found:
+            return empty_problems().assign(digits=pd.Series(dtype="int64"))
+        frame = pd.DataFrame(self.found, columns=["column", "excel_row", "attrs", "detail"]).drop(columns="attrs")
+        frame["column"] = frame["column"].map(bytes.decode)
+        frame["excel_row"] = frame["excel_row"].map(int).astype("int64")
+        frame["detail"] = frame["detail"].map(lambda b: b.decode("ascii", "replace").strip())
+        frame["kind"] = "number-identifier"
+        frame["digits"] = frame["detail"].map(_integer_digits).astype("int64")
+        return frame[["excel_row", "column", "kind", "detail", "digits"]].sort_values(
+            ["excel_row", "column"], kind="mergesort").reset_index(drop=True)
 
 
 def _integer_digits(text: str) -> int:

@@ -121,19 +121,21 @@ def _finish_beside_scan(job: "safety.ContainedJob", path: Path, agency: AgencyCo
     number-typed cells are looked up here: `numeric[sheet] = (letters, cells)`.
     """
     try:
-        safety.complete_preflight(path, pre, limits, agency=agency.name, rel_file=rel)
-        if pre.refuse or any(scan.refuse for scan in pre.sheets.values()):
-            job.cancel()
-            return None
         decimal = (profile.decimal if profile and profile.decimal else None) or agency.decimal
         wanted = ID_FIELDS + (NUMBER_FIELDS if decimal == "," else ())
+        letters: dict[str, frozenset[str]] = {}
         for name in pre.sheets:
             head = safety.head_cells(path, name, HEAD_ROWS if not (profile and profile.header_row)
                                      else max(HEAD_ROWS, profile.header_row + 2))
             fields = field_letters_from_head(head, agency, rel, sheet=name, profile=profile)
-            letters = frozenset(fields[f] for f in wanted if f in fields)
-            if letters:
-                numeric[name] = (letters, safety.numeric_cells(path, name, sorted(letters), limits))
+            letters[name] = frozenset(fields[f] for f in wanted if f in fields)
+        safety.complete_preflight(path, pre, limits, agency=agency.name, rel_file=rel, numeric_letters=letters)
+        if pre.refuse or any(scan.refuse for scan in pre.sheets.values()):
+            job.cancel()
+            return None
+        for name, scan in pre.sheets.items():
+            if scan.numeric is not None:
+                numeric[name] = (letters[name], scan.numeric)
         try:
             return job.result()
         except safety.ReaderCrashed as exc:
