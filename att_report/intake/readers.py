@@ -140,7 +140,7 @@ def _read_workbook(path: Path, ctx: _Ctx) -> None:
         sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
         visible = getattr(sheet, "visible", "visible")
         columns = sheet.available_columns()
-        frame = sheet.to_pandas()
+        frame = _text_frame(sheet.to_arrow())
         letters = [column_letter(c.absolute_index) for c in columns]
         table = _table_from_grid(frame, letters, ctx, sheet=name, first_line=1, explicit=wanted is not None)
         if table is None:
@@ -182,6 +182,39 @@ def field_letters_from_head(cells: dict[tuple[int, int], str], agency: AgencyCon
         return {}
     return {name: table.column_letters[header] for name, header in table.field_columns.items()
             if header in table.column_letters}
+
+
+def _text_frame(batch) -> pd.DataFrame:
+    """fastexcel's arrow columns (all text) as pandas "string" columns, positionally named.
+
+    Straight from the arrow buffers: no detour through Python objects, no
+    second conversion to the "string" dtype later.
+    """
+    import pyarrow as pa
+
+    columns = {}
+    for i, column in enumerate(batch.columns):
+        if not (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+            column = column.cast(pa.large_string())  # an all-blank column comes as the null type
+        if not isinstance(column, pa.ChunkedArray):
+            column = pa.chunked_array([column])
+        columns[i] = pd.arrays.ArrowStringArray(column)
+    return pd.DataFrame(columns, index=pd.RangeIndex(batch.num_rows))
+
+
+def _rows_with_text(body: pd.DataFrame) -> np.ndarray:
+    """Rows with a non-blank cell (whitespace only is blank), one arrow pass per column."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    keep = np.zeros(len(body), dtype=bool)
+    if not len(body):
+        return keep
+    for i in range(body.shape[1]):
+        values = pa.array(body.iloc[:, i].array)
+        has_text = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(values), ""), False)
+        keep |= np.asarray(has_text, dtype=bool)
+    return keep
 
 
 # --- csv ---------------------------------------------------------------------
@@ -343,7 +376,7 @@ def _table_from_grid(grid: pd.DataFrame, letters: list[str], ctx: _Ctx, *, sheet
     rows = excel_rows[header_pos + 1:]
     # blank rows are not data; dropping them keeps excel_rows right for the rest
     body = body.astype("string")
-    keep = body.apply(lambda c: c.str.strip().fillna("").ne("")).to_numpy().any(axis=1)
+    keep = _rows_with_text(body)
     skipped = int((~keep).sum())
     body = body.loc[keep]
     rows = rows[keep]
