@@ -107,8 +107,12 @@ def _size(path: Path) -> int:
         return 0
 
 
-def run_intake(config: Config, progress: Progress | None = None) -> IntakeResult:
-    """Read every agency file, normalise and validate. Never drops a row."""
+def run_intake(config: Config, progress: Progress | None = None, *, keep_tables: bool = True) -> IntakeResult:
+    """Read every agency file, normalise and validate. Never drops a row.
+
+    `keep_tables=False` lets the raw tables go once validated (a build needs
+    only the records: at 1M rows that frees a few hundred MB for reconcile).
+    """
     from att_report.workspace import discover_files, relative_path
 
     timings: dict[str, float] = {}
@@ -143,7 +147,8 @@ def run_intake(config: Config, progress: Progress | None = None) -> IntakeResult
     findings = fnd.concat([fnd.to_frame(file_findings), findings])
     findings = fnd.sort_frame(fnd.cap_per_file_and_code(findings, config.limits.max_findings_per_code))
     files = [r.info for r in reads]
-    return IntakeResult(records=records, findings=findings, files=files, tables=tables, timings=timings)
+    return IntakeResult(records=records, findings=findings, files=files, tables=tables if keep_tables else [],
+                        timings=timings)
 
 
 @dataclass
@@ -199,7 +204,7 @@ def run_build(config: Config, out_dir: Path, progress: Progress | None = None) -
     from att_report.render.manifest import accounting_table, build_manifest, write_manifest
     from att_report.render.report_xlsx import report_filename, write_report
 
-    intake = run_intake(config, progress)
+    intake = run_intake(config, progress, keep_tables=False)
     timings = dict(intake.timings)
     decisions = load_decisions(config.root / "decisions.csv", display="decisions.csv")
     with _timed(timings, "reconcile", progress):
