@@ -116,7 +116,8 @@ def _finish_beside_scan(job: "safety.ContainedJob", path: Path, agency: AgencyCo
     scan would have refused can only make it fail, never this process. When
     the scan refuses the file or a sheet, the worker's read is discarded
     (None: the caller reads again, skipping the refused sheets, exactly as for
-    a small file). While the worker still reads, the header found in the
+    a small file); so it is when the worker failed on a file the scan found
+    honest (the caller reads it in-process, as before workers). While the worker still reads, the header found in the
     sheet's first rows says which columns hold identifiers, and their
     number-typed cells are looked up here: `numeric[sheet] = (letters, cells)`.
     """
@@ -136,10 +137,14 @@ def _finish_beside_scan(job: "safety.ContainedJob", path: Path, agency: AgencyCo
         for name, scan in pre.sheets.items():
             if scan.numeric is not None:
                 numeric[name] = (letters[name], scan.numeric)
+        # An honest file (by the scan) that the worker could not read is read here, as a small
+        # one would be: a very large sheet may simply need more memory than a worker may use.
+        honest = not safety.contain_policy(pre)
         try:
-            return job.result()
+            result = job.result()
         except safety.ReaderCrashed as exc:
-            return _Crash(_crashed(path, agency, rel, pre, exc))
+            return None if honest else _Crash(_crashed(path, agency, rel, pre, exc))
+        return None if honest and not result.info.readable else result
     finally:
         job.cancel()
 

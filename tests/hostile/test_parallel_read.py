@@ -76,7 +76,20 @@ def test_a_sheet_the_scan_refuses_discards_the_workers_read(corpus, monkeypatch)
     assert big.sheet not in {t.sheet for t in read.tables}
 
 
-def test_a_worker_crash_is_a_finding_naming_the_file(tmp_path, monkeypatch):
+def test_a_worker_crash_on_an_odd_file_is_a_finding_naming_the_file(corpus, monkeypatch):
+    from att_report.intake import safety
+
+    odd = [c for c in corpus if not c.refuse and safety.contain_policy(safety.preflight(c.path))
+           and not any(s.refuse for s in safety.preflight(c.path).sheets.values())]
+    assert odd, "the corpus has no odd-but-readable workbook"
+    # a worker with almost no memory cannot even start its reader
+    read, calls = _read(odd[0].path, True, monkeypatch, limits=Limits(worker_memory_mb=64))
+    assert calls
+    assert "file-unreadable" in {f.code for f in read.findings}
+    assert not read.tables and not read.info.readable
+
+
+def test_an_honest_file_whose_worker_runs_out_of_memory_is_read_here(tmp_path, monkeypatch):
     import xlsxwriter
 
     path = tmp_path / "big.xlsx"
@@ -85,12 +98,10 @@ def test_a_worker_crash_is_a_finding_naming_the_file(tmp_path, monkeypatch):
     ws.write_row(0, 0, ["record_id", "flow", "date"])
     ws.write_row(1, 0, ["R1", "export", "2024-01-05"])
     wb.close()
-    # a worker with almost no memory cannot even start its reader
     read, calls = _read(path, True, monkeypatch, limits=Limits(worker_memory_mb=64))
     assert calls
-    codes = {f.code for f in read.findings}
-    assert "file-unreadable" in codes
-    assert not read.tables and not read.info.readable
+    assert "file-unreadable" not in {f.code for f in read.findings}
+    assert read.info.readable and read.tables[0].data.iloc[0, 0] == "R1"
 
 
 @pytest.mark.parametrize("writer", ["openpyxl", "xlsxwriter", "xlsxwriter-constant-memory"])
