@@ -96,9 +96,13 @@ def convert_values(rows: pd.DataFrame, currency: str, rates: dict[str, float]) -
     """Values in the report currency, and a mask of values that could not be converted."""
     value = rows["value"].astype("Float64")
     cur = _text(rows["currency"]).str.upper()
-    same = cur.eq(currency) & (currency != "")
-    rate = cur.map({k: float(v) for k, v in rates.items() if k != currency}).astype("Float64")
-    rate = rate.mask(same, 1.0)
+    # the rate per distinct currency (a few), then taken per row
+    codes, uniques = pd.factorize(cur.array, use_na_sentinel=False)
+    table = {k: float(v) for k, v in rates.items() if k != currency}
+    if currency:
+        table[currency] = 1.0
+    per_code = np.array([table.get(u, np.nan) for u in uniques] or [np.nan], dtype="float64")
+    rate = pd.Series(pd.array(per_code[codes], dtype="Float64"), index=rows.index)
     converted = value * rate
     bad = value.notna() & rate.isna()
     return converted.mask(bad, pd.NA).astype("Float64"), bad.fillna(False).astype(bool)

@@ -64,11 +64,13 @@ def rule_currency_converted(records, ctx):
     work = _work(ctx)
     rows = work.rows
     cur = rows["currency"].astype("string").fillna("").str.strip().str.upper()
-    conv = rows[rows["value"].notna() & ~rows["value_bad"] & cur.ne(work.currency) & cur.ne("")]
+    converted = rows["value"].notna() & ~rows["value_bad"] & cur.ne(work.currency) & cur.ne("")
+    # only the grouping columns of the converted rows (not every column of a million rows)
+    conv = rows.loc[converted, ["src_agency", "src_file"]]
     if conv.empty:
         return fnd.empty_frame()
     rates = ctx.config.rates
-    counts = conv.assign(_cur=cur[conv.index]).groupby(["src_agency", "src_file", "_cur"]).size()
+    counts = conv.assign(_cur=cur[converted]).groupby(["src_agency", "src_file", "_cur"]).size()
     out = []
     for (agency, file, c), n in counts.items():
         out.append(Finding(
