@@ -1333,17 +1333,34 @@ class ContainedJob:
     """A function running in a contained worker process; `result()` waits, `cancel()` stops it."""
 
     def __init__(self, func: Callable[..., Any], args: tuple, kwargs: dict, limits: Limits):
+        import threading
+
         ctx = _context()
         self._timeout = limits.worker_timeout_s
-        self._recv, send = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_child, args=(send, func, args, kwargs, limits.worker_memory_mb),
+        self._recv, self._send = ctx.Pipe(duplex=False)
+        self._proc = ctx.Process(target=_child, args=(self._send, func, args, kwargs, limits.worker_memory_mb),
                                  daemon=True)
-        self._proc.start()
-        send.close()
         self._deadline = time.monotonic() + limits.worker_timeout_s
         self._closed = False
+        self._start_error: BaseException | None = None
+        # the first start waits for the fork server to import its modules (about a second):
+        # start from a thread so the caller can work meanwhile
+        self._starter = threading.Thread(target=self._start, name="att-report-worker-start", daemon=True)
+        self._starter.start()
+
+    def _start(self) -> None:
+        try:
+            self._proc.start()
+        except BaseException as exc:  # noqa: BLE001 - re-raised by result()
+            self._start_error = exc
+        finally:
+            self._send.close()
 
     def result(self) -> Any:
+        self._starter.join()
+        if self._start_error is not None:
+            self.cancel()
+            raise ReaderCrashed(f"the reader could not be started ({_short(self._start_error)})")
         proc, recv = self._proc, self._recv
         try:
             while True:
@@ -1374,8 +1391,9 @@ class ContainedJob:
         if self._closed:
             return
         self._closed = True
+        self._starter.join()
         proc = self._proc
-        if proc.is_alive():
+        if self._start_error is None and proc.is_alive():
             proc.kill()
             proc.join(5)
         self._recv.close()
