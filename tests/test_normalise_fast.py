@@ -145,3 +145,22 @@ def test_parse_numbers_same_per_unique_and_direct(decimal):
     from att_report.normalise.numbers import _parse_numbers
 
     pd.testing.assert_frame_equal(parse_numbers(s, decimal), _parse_numbers(s, decimal))
+
+
+def test_non_ascii_check_matches_the_regex():
+    values = [None, "", "abc", "１２３", "a\x7f", "\x80", "é", "12 345", "٣"]
+    s = pd.Series(values, dtype="string")
+    want = s.str.contains(r"[^\x00-\x7f]", regex=True, na=False)
+    assert text._non_ascii(s).tolist() == want.tolist()
+    out, changed = text.ascii_digits(s)
+    assert out.tolist()[3] == "123" and changed.tolist() == [False, False, False, True, False, False, False, False, True]
+
+
+def test_small_vocabularies_status_per_distinct_value():
+    from att_report.normalise.canonical import _FLOW_MAP, _coded
+
+    s = pd.Series(["Export", None, "sideways", "IMP", "export"] * 30, dtype="string")
+    coded = per_unique(s, lambda x: _coded(x, _FLOW_MAP))
+    assert coded["value"].tolist()[:5] == ["export", pd.NA, pd.NA, "import", "export"]
+    assert coded["status"].tolist()[:5] == ["ok", "blank", "invalid", "ok", "ok"]
+    assert coded.index.equals(s.index)

@@ -109,3 +109,13 @@ def test_rows_keeps_only_what_emit_reads():
     picked = intake_rules._rows(records, records["flow"].eq("sideways"))
     assert list(picked.columns) == ["src_agency", "src_file", "src_sheet", "src_row", "record_id"]
     assert picked.index.equals(records.index[records["flow"].eq("sideways").to_numpy()])
+
+
+def test_may_fail_with_an_all_blank_text_column():
+    records = _records(50)
+    records["origin_state"] = pd.Series(pd.NA, index=records.index, dtype="string")
+    records["currency"] = pd.Series("usd", index=records.index, dtype="string")
+    mask = _may_fail(records, canonical_schema(_codes(), 2024))
+    assert mask is not None and mask.sum() >= 50  # every row fails on currency
+    ctx = RuleContext(config=SimpleNamespace(year=2024))
+    pd.testing.assert_frame_equal(rule_canonical_schema(records, ctx), _reference(records, 2024))

@@ -27,6 +27,14 @@ def _chunks(text: pd.Series) -> list:
             for c in chunks]
 
 
+# bytes that may start a space-like character: ASCII ones (<= 0x20, and DEL to be safe) and
+# the lead bytes of every non-ASCII Unicode space (U+0085, U+00A0: C2; U+1680: E1;
+# U+2000-U+205F: E2; U+3000: E3)
+_SPACE_LEAD = np.zeros(256, dtype=bool)
+_SPACE_LEAD[:0x21] = True
+_SPACE_LEAD[[0x7F, 0xC2, 0xE1, 0xE2, 0xE3]] = True
+
+
 def _scan_chunk(chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(suspect, control, empty) for one arrow string array, from its UTF-8 bytes.
 
@@ -37,35 +45,38 @@ def _scan_chunk(chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import pyarrow as pa
 
     n = len(chunk)
-    valid = (np.ones(n, dtype=bool) if chunk.null_count == 0
+    valid = (None if chunk.null_count == 0
              else np.asarray(chunk.is_valid().to_numpy(zero_copy_only=False), dtype=bool))
     buffers = chunk.buffers()
     off_type = np.int64 if pa.types.is_large_string(chunk.type) else np.int32
-    offsets = np.frombuffer(buffers[1], dtype=off_type)[chunk.offset:chunk.offset + n + 1].astype(np.int64)
+    offsets = np.frombuffer(buffers[1], dtype=off_type)[chunk.offset:chunk.offset + n + 1]
     base = int(offsets[0]) if n else 0
     top = int(offsets[-1]) if n else 0
     data = (np.frombuffer(buffers[2], dtype=np.uint8)[base:top] if buffers[2] is not None and top > base
             else np.empty(0, dtype=np.uint8))
-    starts, ends = offsets[:-1] - base, offsets[1:] - base
-    length = ends - starts
-    empty = valid & (length == 0)
+    if base:
+        offsets = offsets - base
+    starts, ends = offsets[:-1], offsets[1:]
+    has = ends > starts
+    empty = ~has if valid is None else valid & ~has
     suspect = np.zeros(n, dtype=bool)
     control = np.zeros(n, dtype=bool)
     if not len(data):
         return suspect, control, empty
-    # ends: a space-like character first or last. ASCII ones are <= 0x20; every
-    # non-ASCII Unicode space starts with byte C2, E1, E2 or E3 (U+0085, U+00A0,
-    # U+1680, U+2000-U+205F, U+3000); a last multibyte character is found from
-    # the byte two or three places before the end.
-    has = length > 0
-    first = data[np.where(has, starts, 0)]
-    last = data[np.where(has, ends - 1, 0)]
-    back2 = data[np.maximum(ends - 2, 0)]
-    back3 = data[np.maximum(ends - 3, 0)]
-    lead_space = (first <= 0x20) | (first == 0x7F) | (first == 0xC2) | ((first >= 0xE1) & (first <= 0xE3))
-    tail_space = (last <= 0x20) | (last == 0x7F) | ((last >= 0x80) & (
-        (back2 == 0xC2) | ((back3 >= 0xE1) & (back3 <= 0xE3))))
-    suspect |= has & valid & (lead_space | tail_space)
+    # ends: a space-like character first or last. The first byte tells for the
+    # first character; for the last, an ASCII last byte tells, and a multibyte
+    # last character is found from the byte two or three places before the end.
+    last_at = np.maximum(ends - 1, 0)
+    first = data[np.minimum(starts, len(data) - 1)]
+    last = data[last_at]
+    edge = _SPACE_LEAD[first] | (last <= 0x20) | (last == 0x7F)
+    multibyte = np.flatnonzero(has & (last >= 0x80))
+    if len(multibyte):
+        e = ends[multibyte]
+        back2 = data[np.maximum(e - 2, 0)]
+        back3 = data[np.maximum(e - 3, 0)]
+        edge[multibyte] |= (back2 == 0xC2) | ((back3 >= 0xE1) & (back3 <= 0xE3))
+    suspect = edge & has
     # inside: control bytes, and the lead bytes of zero-width characters
     # (U+200B-U+200D, U+2060: E2 80/81 ..; U+FEFF: EF BB BF)
     pos = np.flatnonzero((data < 0x20) | (data == 0xE2) | (data == 0xEF))
@@ -76,9 +87,10 @@ def _scan_chunk(chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         zero_width = ((b == 0xE2) & ((nxt == 0x80) | (nxt == 0x81))) | ((b == 0xEF) & (nxt == 0xBB))
         rows = np.searchsorted(ends, pos, side="right")  # the value each byte belongs to
         control[rows[is_control]] = True
-        control &= valid
         suspect[rows[is_control | zero_width]] = True
+    if valid is not None:
         suspect &= valid
+        control &= valid
     return suspect, control, empty
 
 
@@ -162,6 +174,17 @@ def _digit_table() -> dict[int, str]:
 _DIGITS: dict[int, str] | None = None
 
 
+def _non_ascii(text: pd.Series) -> pd.Series:
+    """text.str.contains(r"[^\\x00-\\x7f]", na=False), by pyarrow's is-ASCII check (no regex per value)."""
+    import pyarrow.compute as pc
+
+    arr = getattr(text.array, "_pa_array", None)
+    if arr is None:
+        return text.str.contains(r"[^\x00-\x7f]", regex=True, na=False)
+    ascii_ = pc.fill_null(pc.string_is_ascii(arr), True).to_numpy(zero_copy_only=False)
+    return pd.Series(~np.asarray(ascii_, dtype=bool), index=text.index)
+
+
 def ascii_digits(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """Map non-ASCII digits and full-width punctuation to ASCII (NFKC + digit table).
 
@@ -170,7 +193,7 @@ def ascii_digits(series: pd.Series) -> tuple[pd.Series, pd.Series]:
     """
     global _DIGITS
     text = series.astype("string")
-    non_ascii = text.str.contains(r"[^\x00-\x7f]", regex=True, na=False)
+    non_ascii = _non_ascii(text)
     if not non_ascii.any():
         return text, pd.Series(False, index=series.index)
     if _DIGITS is None:

@@ -82,7 +82,8 @@ def _may_fail(records: pd.DataFrame, schema: pa.DataFrameSchema) -> np.ndarray |
                 labels = output.index[~output.to_numpy(dtype=bool, na_value=False)]
                 failed[np.asarray(labels, dtype=np.int64)] = True
             if by_value:
-                mask |= np.where(codes >= 0, failed[np.maximum(codes, 0)], False)
+                if failed.any():
+                    mask |= np.where(codes >= 0, failed[np.maximum(codes, 0)], False)
             else:
                 mask |= failed
         except Exception:  # a check that cannot run here is left to pandera, over every row
