@@ -132,28 +132,31 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
     """
     out = records.copy(deep=False)  # copy-on-write: only the columns changed below are copied
     valid = out["valid"].astype(bool).to_numpy()
-    # text columns coded once for the duplicates and all rules (integer group-bys and joins)
-    keyed = add_codes(out.loc[valid, list(dict.fromkeys([*EXACT_COLUMNS, *RULE_COLUMNS]))])
-    merges = exact_duplicates(keyed)
+    # text columns coded once for the duplicates and all rules (integer group-bys and joins), over
+    # every row: a row filter would copy each column, and invalid rows take part in nothing (masks)
+    keyed = add_codes(out[list(dict.fromkeys([*EXACT_COLUMNS, *RULE_COLUMNS]))])
+    merges = exact_duplicates(keyed, among=valid)
     out = apply_merges(out, merges)
     # the rules get only the columns they read; codes of the columns merging may fill are redone
     is_active = valid & (out["disposition"] != "merged").to_numpy()
-    kept = is_active[valid]
     active = out.loc[is_active, list(RULE_COLUMNS)].assign(
-        **{f"_c_{c}": keyed[f"_c_{c}"].to_numpy()[kept] for c in CODED if c not in COALESCE})
+        **{f"_c_{c}": keyed[f"_c_{c}"].to_numpy()[is_active] for c in CODED if c not in COALESCE})
+    del keyed
     active = add_codes(active, [c for c in CODED if c in COALESCE])
     by_id = decisions.by_id() if decisions is not None else {}
     first = (*SCOPE_CODES, *EVERY_RECORD_CODES)
     wide = RuleContext(config, extra={"merges": merges})
     found = _run(first, active, wide)
-    # the other rules see the rows in scope only; the links see every active row (see link.build_links)
+    # the other rules check the rows in scope only (a mask, see rules.in_scope: cutting the rows
+    # would copy every column); the links see every active row (see link.build_links)
     scoped = _scoped_out(found, active, by_id)
     ctx = RuleContext(config, extra={"merges": merges, "links": lk.build_links(active, scoped)})
-    if "hs" in wide.extra:  # HS facts per distinct code: the row -> fact map cut to the rows in scope
-        fact, facts = wide.extra["hs"]
-        ctx.extra["hs"] = (fact[~scoped], facts)
-    checked = active[~scoped] if scoped.any() else active
-    found = fnd.sort_frame(fnd.concat([found, _run(first, checked, ctx, skip=True)]))
+    if "hs" in wide.extra:  # HS facts per distinct code, computed by the first pass
+        ctx.extra["hs"] = wide.extra["hs"]
+    if scoped.any():
+        ctx.extra["in_scope"] = ~scoped
+    found = fnd.sort_frame(fnd.concat([found, _run(first, active, ctx, skip=True)]))
+    del ctx, wide, active
 
     every = found if intake_findings is None or intake_findings.empty else fnd.concat([intake_findings, found])
     targets = targets_for(every, out)

@@ -39,28 +39,45 @@ def _group_ids(rows: pd.DataFrame) -> np.ndarray:
     """Rows with identical EXACT_KEY share an id (missing values equal each other); integer codes only."""
     # a value-only record (no number of items) must match on value and currency instead
     no_qty = rows["quantity"].isna().to_numpy()
-    value = pd.factorize(rows["value"])[0]
+    value = np.full(len(rows), -1, dtype="int64")
+    nq = np.flatnonzero(no_qty)  # few rows: factorize only their values
+    if len(nq):
+        value[nq] = pd.factorize(rows["value"].iloc[nq])[0]
     currency = codes(rows, "currency")
     extra = [np.where(no_qty, value, -1), np.where(no_qty, currency, -1)]
     parts = [_key_codes(rows, c) for c in EXACT_KEY] + [np.where(e < 0, int(e.max(initial=0)) + 1, e) for e in extra]
     return combine_codes(*parts)
 
 
-def exact_duplicates(rows: pd.DataFrame) -> pd.DataFrame:
+def multi_agency(gid: np.ndarray, agency: np.ndarray) -> np.ndarray:
+    """Per row: does another agency have a row in its group? (integer codes, gid >= 0; no group-by)"""
+    if not len(gid):
+        return np.zeros(0, dtype=bool)
+    pair = combine_codes(gid, agency + 1)  # + 1: a missing agency (-1) is one more agency, as in nunique
+    first = ~pd.Series(pair).duplicated().to_numpy()  # one row per (group, agency): hashing, no sort
+    groups = pd.Series(gid[first])
+    multi = groups[groups.duplicated()].unique()  # groups seen with a second agency
+    return pd.Series(gid).isin(multi).to_numpy()
+
+
+def exact_duplicates(rows: pd.DataFrame, among: np.ndarray | None = None) -> pd.DataFrame:
     """Rows to merge: one line per merged row with its surviving record.
 
     Columns: row_uid, survivor_uid, merged_loc, survivor_loc, merged_key,
     survivor_key (record keys, see common.record_key). Only rows with a date
-    and a quantity or value take part; the survivor is the first agency's row
-    in provenance order.
+    and a quantity or value take part (and, when `among` is given, only the
+    rows it marks: a mask instead of a row filter, which would copy every
+    column); the survivor is the first agency's row in provenance order.
     """
     cols = ["row_uid", "survivor_uid", "merged_loc", "survivor_loc", "merged_key", "survivor_key"]
     usable = (rows["date"].notna() & (rows["quantity"].notna() | rows["value"].notna())).to_numpy()
+    if among is not None:
+        usable = usable & np.asarray(among, dtype=bool)
     gid = _group_ids(rows)
     agency = codes(rows, "src_agency")
     # only groups that more than one agency reports (integers: cheap over every row)
-    multi = pd.Series(agency[usable]).groupby(gid[usable]).transform("nunique").to_numpy() > 1
-    pos = np.flatnonzero(usable)[multi]
+    pos = np.flatnonzero(usable)
+    pos = pos[multi_agency(gid[pos], agency[pos])]
     if not len(pos):
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
     rows = rows[list(EXACT_COLUMNS)]

@@ -134,8 +134,12 @@ def build_links(rows: pd.DataFrame, out_of_scope: np.ndarray | None = None) -> L
     # each shipment's licence by position (lic is sorted by _lid)
     lid = rows["_lid"].to_numpy()
     lic_lid = lic["_lid"].to_numpy()
-    li = np.searchsorted(lic_lid, lid).clip(max=max(len(lic_lid) - 1, 0))
-    match = (lid >= 0) & (lic_lid[li] == lid if len(lic_lid) else False)
+    # a lookup table over the licence ids (small integers) instead of a binary search per shipment
+    where = np.full(int(max(lid.max(initial=-1), lic_lid.max(initial=-1))) + 2, -1, dtype="int64")
+    where[lic_lid] = np.arange(len(lic_lid))
+    li = where[lid]  # where[-1] stays -1: no licence key
+    match = li >= 0
+    li = li.clip(min=0)
     linked = is_act & match
     li = np.where(linked, li, -1)
     ex_pos = np.flatnonzero(act_oos & match)

@@ -27,7 +27,7 @@ from att_report.reconcile.common import (
     codes, combine_codes, distinct, emit_on, fmt_amount, fmt_date, fmt_int, group_join, location, record_key,
     text,
 )
-from att_report.reconcile.duplicates import exact_duplicates
+from att_report.reconcile.duplicates import exact_duplicates, multi_agency
 from att_report.rules import RuleContext, rule
 
 #: Provenance columns a finding needs (rules narrow frames to what they use: every filter copies each column)
@@ -49,6 +49,18 @@ SCOPE_CODES = EXCLUDING_CODES
 #: the merges made before any rule (a repeated record_id makes finding ids and decisions ambiguous
 #: for excluded rows too; a merge into an excluded record still explains the twin's disposition).
 EVERY_RECORD_CODES = ("duplicate-merged", "duplicate-record-id")
+
+
+def in_scope(records: pd.DataFrame, ctx: RuleContext) -> np.ndarray:
+    """Per row of `records`: is it in the report's scope? (ctx.extra["in_scope"], else every row)
+
+    reconcile() hands the second-pass rules every active row plus this mask
+    rather than the rows in scope alone, since cutting a million rows copies
+    every column. A rule that reads `records` itself (not only the links)
+    must leave the rows out of scope alone.
+    """
+    mask = ctx.extra.get("in_scope")
+    return np.ones(len(records), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
 
 
 def get_links(records: pd.DataFrame, ctx: RuleContext) -> lk.Links:
@@ -132,46 +144,49 @@ def rule_shipment_licence_other_flow(records: pd.DataFrame, ctx: RuleContext) ->
 def _exceeded(records: pd.DataFrame, ctx: RuleContext, measure: str, code: str) -> pd.DataFrame:
     links = get_links(records, ctx)
     ship, lines = links.shipments, links.lines
-    keys = ["_lid", "bucket"]
-    checked = ship["bucket"].to_numpy() != lk.NO_BUCKET
+    bucket = ship["bucket"].to_numpy()
+    checked = bucket != lk.NO_BUCKET
     if not checked.any() or lines.empty:
         return fnd.empty_frame()
-    # numbers only over the shipments: currencies compare by code (-1, missing, becomes NaN: skipped)
-    s = ship.loc[checked, [*keys, measure, "_cur"]]
-    s = s.assign(_cur=s["_cur"].where(s["_cur"] >= 0))
-    lines = lines.assign(_cc_cur=lines["_cur"].where(lines["_cur"] >= 0))
-    lic = lines.groupby(keys, sort=False).agg(
-        allowed=(measure, "sum"), known=(measure, "count"), n=("row_uid", "size"),
-        lic_uid=("row_uid", "first"), cur=("currency", "nunique"), lic_cur=("currency", "first"),
-        lic_cur_code=("_cc_cur", "first"),
-    )
+    # one integer key per (licence, bucket) (buckets run from NO_BUCKET, -9, up): a group-by on two
+    # keys over a million shipments costs a second, on one integer a fraction
+    l_bucket = lines["bucket"].to_numpy()
+    width = int(max(bucket.max(), l_bucket.max(), 0)) + 12
+    key = ship["_lid"].to_numpy() * width + bucket + 10
+    aggs = dict(allowed=(measure, "sum"), known=(measure, "count"), n=("row_uid", "size"),
+                lic_uid=("row_uid", "first"))
+    if measure == "value":
+        aggs.update(cur=("currency", "nunique"), lic_cur=("currency", "first"), lic_cur_code=("_cc_cur", "first"))
+    lic = lines.assign(_k=lines["_lid"].to_numpy() * width + l_bucket + 10,
+                       _cc_cur=lines["_cur"].where(lines["_cur"] >= 0)).groupby("_k", sort=False).agg(**aggs)
     lic = lic[lic["known"] == lic["n"]]  # a line without the amount: the licensed total is unknown
-    shp = s.groupby(keys, sort=False).agg(
-        shipped=(measure, "sum"), s_known=(measure, "count"), s_n=(measure, "size"),
-        s_cur=("_cur", "nunique"), ship_cur=("_cur", "first"),
-    )
+    ship_key = key[checked]
+    shp = ship[measure][checked].groupby(ship_key, sort=False).sum().rename("shipped").to_frame()
+    if measure == "value":
+        # values compare only in one currency (conversion belongs to compile): one known currency code
+        # per bucket (min == max; -1, missing, becomes NaN: skipped), the licence's
+        cur = pd.Series(np.where(ship["_cur"].to_numpy()[checked] >= 0, ship["_cur"].to_numpy()[checked], np.nan))
+        by = cur.groupby(ship_key, sort=False)
+        shp = shp.assign(s_min=by.min().to_numpy(), s_max=by.max().to_numpy())
     both = shp.join(lic, how="inner")
     over = both["shipped"].astype("Float64") > both["allowed"].astype("Float64")
     if measure == "value":
-        # values compare only in one currency (conversion belongs to compile)
-        over &= (both["cur"] == 1) & (both["s_cur"] == 1) & (both["lic_cur_code"] == both["ship_cur"])
+        over &= (both["cur"] == 1) & (both["s_min"] == both["s_max"]) & (both["lic_cur_code"] == both["s_min"])
     both = both[over.fillna(False)]
     if both.empty:
         return fnd.empty_frame()
-    # the shipments of the exceeded buckets (an integer key: a merge over all shipments is slow)
-    width = int(max(ship["bucket"].max(), 0)) + 12  # buckets run from NO_BUCKET (-9) up
-    key = ship["_lid"].to_numpy() * width + ship["bucket"].to_numpy() + 10
-    over_keys = both.index.get_level_values("_lid").to_numpy() * width + both.index.get_level_values("bucket").to_numpy() + 10
+    # the shipments of the exceeded buckets
+    over_keys = both.index.to_numpy()
     hit = checked & pd.Series(key).isin(over_keys).to_numpy()
-    involved = ship.loc[hit, [*keys, "src_agency", "src_file", "src_row"]]
+    involved = ship.loc[hit, ["src_agency", "src_file", "src_row"]].assign(_k=key[hit])
     involved["loc"] = location(involved)
-    related = group_join(involved, keys, "loc")
-    counts = involved.groupby(keys, sort=False).size()
+    related = group_join(involved, "_k", "loc")
+    counts = involved.groupby("_k", sort=False).size()
     both = both.join(related.rename("related")).join(counts.rename("n_ship"))
     rows = links.lines.set_index("row_uid").loc[both["lic_uid"]].reset_index()
     rows.index = both.index
     lic_no = text(rows["licence_no"])
-    whole = pd.Series(both.index.get_level_values("bucket") == -2, index=both.index)
+    whole = pd.Series(both.index.to_numpy() % width - 10 == -2, index=both.index)
     bucket = text(rows["category"]).where(~whole, "*")
     where = (" for " + bucket).where(~whole, "")
     amount = fmt_int(both["shipped"]) if measure == "quantity" else fmt_amount(both["shipped"])
@@ -332,8 +347,9 @@ def rule_licence_expired_before_year(records: pd.DataFrame, ctx: RuleContext) ->
     year = _year(ctx)
     if year is None:
         return fnd.empty_frame()
-    aut = records.loc[(records["basis"] == "authorized").fillna(False), [*PROV, "licence_no", "valid_until"]]
-    hit = aut[(aut["valid_until"] < pd.Timestamp(year, 1, 1)).fillna(False)]
+    expired = ((records["basis"] == "authorized") & (records["valid_until"] < pd.Timestamp(year, 1, 1)))
+    hit = records.loc[expired.fillna(False).to_numpy() & in_scope(records, ctx),
+                      [*PROV, "licence_no", "valid_until"]]
     msg = ("Licence '" + text(hit["licence_no"]) + "' expired on " + fmt_date(hit["valid_until"])
            + f", before {year} began. Check the expiry date, or whether this file is an old register.")
     return emit_on(hit, "licence-expired-before-year", msg, field="valid_until", value=fmt_date(hit["valid_until"]))
@@ -405,22 +421,23 @@ def rule_near_duplicate(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
     # integer codes only until the pairs are known: the self-join can be large
     g = combine_codes(*(codes(records, c) for c in key))
     d = records["date"].to_numpy(dtype="datetime64[ns]")
-    usable = (g >= 0) & ~np.isnat(d) & (records["quantity"].notna() | records["value"].notna()).to_numpy()
+    usable = ((g >= 0) & ~np.isnat(d) & (records["quantity"].notna() | records["value"].notna()).to_numpy()
+              & in_scope(records, ctx))
     if not usable.any():
         return fnd.empty_frame()
     pos = np.flatnonzero(usable)
+    ag = codes(records, "src_agency")  # alphabetical: decides which side is "b"
+    pos = pos[multi_agency(g[pos], ag[pos])]  # only groups more than one agency reports
+    if not len(pos):
+        return fnd.empty_frame()
     small = pd.DataFrame({
         "g": g[pos],
-        "ag": codes(records, "src_agency")[pos],  # alphabetical: decides which side is "b"
+        "ag": ag[pos],
         "uid": pos,  # position in `records`
         "d": d[pos].astype("int64"),
         "q": records["quantity"].iloc[pos].astype("Float64").to_numpy(dtype="float64", na_value=np.nan),
         "v": records["value"].iloc[pos].astype("Float64").to_numpy(dtype="float64", na_value=np.nan),
     })
-    multi = small.groupby("g")["ag"].transform("nunique") > 1
-    small = small[multi.to_numpy()]
-    if small.empty:
-        return fnd.empty_frame()
     pairs = small.merge(small, on="g", suffixes=("_a", "_b"))
     pairs = pairs[pairs["ag_a"] < pairs["ag_b"]]
     close = (pairs["d_a"] - pairs["d_b"]).abs() <= pd.Timedelta(days=days).value
@@ -544,7 +561,7 @@ def rule_hs_category_mismatch(records: pd.DataFrame, ctx: RuleContext) -> pd.Dat
     fact, facts = _hs_facts(records, ctx)
     cat, cats = distinct(records, "category")
     known = np.append(((facts["candidates"] != "") & ~facts["out_of_scope"]).to_numpy(dtype=bool), False)
-    checked = known[fact] & (cat >= 0)
+    checked = known[fact] & (cat >= 0) & in_scope(records, ctx)
     if not checked.any():
         return fnd.empty_frame()
     # per distinct (HS code, category) pair, not per row
@@ -576,7 +593,7 @@ def rule_quantity_outlier(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFra
     cat, cats = distinct(records, "category")  # the limits per distinct category, not per row
     limit = np.append(cats.map(limits).astype("Float64").to_numpy(dtype="float64", na_value=np.nan), np.nan)[cat]
     qty = records["quantity"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
-    hit_pos = np.flatnonzero(qty > limit)
+    hit_pos = np.flatnonzero((qty > limit) & in_scope(records, ctx))
     hit = records[[*PROV, "category", "quantity"]].iloc[hit_pos]
     lim = fmt_int(pd.Series(limit[hit_pos], index=hit.index))
     msg = (fmt_int(hit["quantity"]) + " items of category " + text(hit["category"]) + " in one line is more than "

@@ -1,0 +1,103 @@
+"""Reconcile's fast paths give what the plain versions give: masks instead of row cuts, one-key group-bys."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from att_report.reconcile import reconcile
+from att_report.reconcile.common import add_codes
+from att_report.reconcile.duplicates import exact_duplicates, multi_agency
+from att_report.rules import RULES, RuleContext
+from tests.test_reconcile_rules import CFG, frame, lic, ship
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_multi_agency_matches_a_groupby_nunique(seed):
+    rng = np.random.default_rng(seed)
+    n = 2_000
+    gid = rng.integers(0, 300, n)
+    agency = rng.integers(-1, 3, n)  # -1: a missing agency counts as one more, as nunique counts it
+    expected = pd.Series(agency).groupby(gid).transform("nunique").to_numpy() > 1
+    got = multi_agency(gid, agency)
+    assert got.dtype == bool and np.array_equal(got, expected)
+    assert expected.any() and not expected.all()
+
+
+def test_multi_agency_of_nothing():
+    assert multi_agency(np.zeros(0, dtype="int64"), np.zeros(0, dtype="int64")).shape == (0,)
+
+
+def _dup_frame() -> pd.DataFrame:
+    customs = [ship(), ship(record_id="S2", quantity=7), ship(record_id="S3", quantity=7),
+               ship(record_id="S4", quantity=None, value=500.0, currency="USD")]
+    defence = [ship(record_id="MOD-1"), ship(record_id="MOD-2", quantity=7),
+               ship(record_id="MOD-3", quantity=None, value=500.0, currency="USD")]
+    return frame([lic()], customs, defence)
+
+
+def test_exact_duplicates_among_a_mask_equal_those_of_the_cut_rows():
+    recs = add_codes(_dup_frame())
+    every = exact_duplicates(recs)
+    assert len(every) == 3  # S1/MOD-1, one of S2/S3 with MOD-2, S4/MOD-3 on value and currency
+    among = np.ones(len(recs), dtype=bool)
+    among[recs.index[recs["record_id"] == "MOD-1"]] = False  # e.g. an invalid row
+    masked = exact_duplicates(recs, among=among)
+    cut = exact_duplicates(add_codes(_dup_frame()[among].reset_index(drop=True)))
+    pd.testing.assert_frame_equal(masked, cut)
+    assert len(masked) == 2 and "MOD-1" not in masked["merged_key"].str.cat()
+
+
+MASKED_RULES = ["licence-expired-before-year", "near-duplicate", "hs-category-mismatch", "quantity-outlier"]
+
+
+def _scope_frame() -> pd.DataFrame:
+    lics = [lic(), lic(record_id="L2", licence_no="EL-0002", date="2022-01-01", valid_until="2023-06-30"),
+            lic(record_id="L3", licence_no="EL-0003", category="I", quantity=5000)]
+    customs = [ship(quantity=10), ship(record_id="S2", hs_code="9302.00", date="2024-04-01"),
+               ship(record_id="S3", licence_no="EL-0003", category="I", quantity=1001),
+               ship(record_id="S4", quantity=30, date="2024-06-01")]
+    defence = [ship(record_id="MOD-7", quantity=11, date="2024-03-06"),
+               ship(record_id="MOD-8", quantity=31, date="2024-06-03")]
+    return frame(lics, customs, defence)
+
+
+@pytest.mark.parametrize("code", MASKED_RULES)
+def test_a_rule_given_an_in_scope_mask_finds_what_it_finds_on_the_rows_in_scope(code):
+    recs = add_codes(_scope_frame())
+    func = RULES[code].func
+    assert len(func(recs, RuleContext(CFG))), "the fixture must trigger the rule on every row"
+    rng = np.random.default_rng(len(code))
+    for _ in range(6):
+        mask = rng.random(len(recs)) < 0.6
+        masked = func(recs, RuleContext(CFG, extra={"in_scope": mask}))
+        cut = func(add_codes(_scope_frame()[mask]), RuleContext(CFG))
+        key = ["finding_id", "row", "message", "related"]
+        pd.testing.assert_frame_equal(masked.sort_values(key).reset_index(drop=True),
+                                      cut.sort_values(key).reset_index(drop=True))
+
+
+def test_value_over_shipment_skips_a_shipment_without_currency_as_before():
+    """One known currency on the shipments (a missing one is skipped) is compared with the licence's."""
+    lics = [lic(quantity=None, value=1000.0)]
+    shipped = [ship(quantity=None, value=600.0, currency="USD"),
+               ship(record_id="S2", quantity=None, value=500.0, currency=None, date="2024-04-01")]
+    f = reconcile(frame(lics, shipped), CFG).findings
+    hit = f[f["code"] == "licence-value-exceeded"]
+    assert hit["value"].tolist() == ["1,100 > 1,000"]
+    mixed = [shipped[0], {**shipped[1], "currency": "EUR"}]
+    f = reconcile(frame(lics, mixed), CFG).findings
+    assert "licence-value-exceeded" not in set(f["code"])
+
+
+def test_over_shipment_per_category_bucket_and_whole_licence():
+    lics = [lic(quantity=20), lic(record_id="L1b", category="VIII.SA.1", quantity=5),
+            lic(record_id="L9", licence_no="EL-0009", quantity=10)]
+    shipped = [ship(quantity=15), ship(record_id="S2", category="VIII.SA.1", quantity=6, date="2024-04-01"),
+               ship(record_id="S3", licence_no="EL-0009", quantity=11, date="2024-05-01")]
+    f = reconcile(frame(lics, shipped), CFG).findings
+    hit = f[f["code"] == "licence-quantity-exceeded"].sort_values("value")
+    assert hit["value"].tolist() == ["11 > 10", "6 > 5"]
+    msgs = " ".join(hit["message"])
+    assert "for VIII.SA.1" in msgs and "'EL-0009' total" in msgs
