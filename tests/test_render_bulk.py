@@ -135,3 +135,38 @@ def test_normalise_zip_copies_entries_without_recompressing():
             assert archive.read(info.filename) == original.read(info.filename)
     assert b"2000-01-01T00:00:00Z" in archive.read("docProps/core.xml")
     assert xlsxio.normalise_zip(fixed) == fixed
+
+
+def test_report_lines_in_small_blocks_give_the_same_workbook(tmp_path, monkeypatch):
+    """_write_lines prepares cells CHUNK_LINES lines at a time across categories: block size never shows."""
+    from att_report.render import report_xlsx
+    from test_compile_fixtures import rec
+    from test_report_xlsx import build
+
+    from att_report.records import make_records
+
+    cats = ["I", "II", "VIII.SA.2", "III", "XX"]
+    records = make_records([
+        rec(record_id=str(i), partner_state=["DEU", "FRA", "AUS"][i % 3], category=cats[i % 5],
+            quantity=i, value=float(i) * 10.5, description="=x" if i == 4 else "a\nb\nc" if i == 9 else f"d{i}")
+        for i in range(1, 30)
+    ])
+    whole, _ = build(tmp_path, records=records, name="whole.xlsx", exports={"aggregate": "per_transfer"})
+    monkeypatch.setattr(report_xlsx, "CHUNK_LINES", 4)
+    blocks, _ = build(tmp_path, records=records, name="blocks.xlsx", exports={"aggregate": "per_transfer"})
+    assert whole.read_bytes() == blocks.read_bytes()
+
+
+def test_manifest_reuses_a_given_accounting_table(tmp_path):
+    """build_manifest(accounting=...) gives the manifest it computes itself, and still checks the sums."""
+    from test_manifest import CFG, files, recs
+
+    from att_report.records import AccountingError
+    from att_report.render.manifest import accounting_table, build_manifest
+
+    table = accounting_table(recs())
+    assert build_manifest(CFG, files(), recs(), [], tmp_path, accounting=table) == \
+        build_manifest(CFG, files(), recs(), [], tmp_path)
+    broken = table.assign(rows_read=table["rows_read"] + 1)
+    with pytest.raises(AccountingError):
+        build_manifest(CFG, files(), recs(), [], tmp_path, accounting=broken)

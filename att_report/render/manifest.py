@@ -79,12 +79,14 @@ def _rel(path: Path, out_dir: Path) -> str:
 
 
 def build_manifest(config, files, records: pd.DataFrame, outputs: list[Path], out_dir: Path,
-                   *, extra: dict | None = None) -> dict:
+                   *, extra: dict | None = None, accounting: pd.DataFrame | None = None) -> dict:
     """The manifest as a dict (issue 3's shape; `extra` keys are added after `config_sha256`).
 
     Checks the accounting first (AccountingError if it does not add up).
+    `accounting`: accounting_table(records) when the caller has it already
+    (counting a million records again costs a fifth of a second).
     """
-    table = accounting_table(records)
+    table = accounting_table(records) if accounting is None else accounting
     check_accounting(table, files)
     by_path = {row.path: row for row in table.itertuples(index=False)}
     inputs = []

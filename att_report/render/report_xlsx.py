@@ -319,6 +319,40 @@ def _numbers(values: pd.Series) -> np.ndarray:
     return out
 
 
+class _LineCells:
+    """A section's cell values in display order, prepared CHUNK_LINES lines at a time.
+
+    The texts, quote flags, wrapped-line counts and numbers are computed once
+    per block of lines (not once per category: a section has dozens of
+    categories, and each vectorised step costs the same for 3 lines as for 300).
+    """
+
+    def __init__(self, lines: pd.DataFrame, ordered: np.ndarray, widths: list[float]) -> None:
+        self.lines, self.ordered, self.widths = lines, ordered, widths
+        self.block = -1
+        self.cells: tuple = ()
+
+    def __call__(self, index: int) -> tuple[int, tuple]:
+        """(position within the block, block values) of the line shown `index`-th."""
+        block, at = divmod(index, CHUNK_LINES)
+        if block != self.block:
+            part = self.lines.iloc[self.ordered[block * CHUNK_LINES:(block + 1) * CHUNK_LINES]]
+            widths = self.widths
+            texts = [
+                _safe_column(_names(part["partner"])), _safe_column(_names(part["origin"])),
+                _safe_column(_intermediate_names(part["intermediates"])),
+                _safe_column(part["description"]), _safe_column(part["comments"]),
+            ]
+            need = np.ones(len(part), dtype="int64")
+            for t, width in zip(texts, (widths[1], widths[2], widths[3], widths[6], widths[7])):
+                need = np.maximum(need, _lines_needed_column(t, width))
+            quotes = [t.str.startswith(_FORMULA_START).to_numpy(dtype=bool).tolist() for t in texts]
+            cols = [t.tolist() for t in texts]
+            number, value = _numbers(part["number"]).tolist(), _numbers(part["value"]).tolist()
+            self.block, self.cells = block, (cols, quotes, need.tolist(), number, value)
+        return at, self.cells
+
+
 def _write_lines(sh: _Sheet, row: int, lines: pd.DataFrame, display: dict[str, str], order: list[str],
                  widths: list[float]) -> int:
     """Lines grouped by category in template order; empty categories shown empty."""
@@ -331,8 +365,13 @@ def _write_lines(sh: _Sheet, row: int, lines: pd.DataFrame, display: dict[str, s
         bounds = np.r_[0, np.cumsum(np.bincount(codes, minlength=len(uniques)))]
         positions = {u: order_in[bounds[k]:bounds[k + 1]] for k, u in enumerate(uniques)}
     extra = [code for code in positions if code not in display]
+    categories = [*order, *sorted(extra)]
+    shown = [positions[c] for c in categories if c in positions]
+    cells = _LineCells(lines, np.concatenate(shown) if shown else np.zeros(0, dtype="int64"), widths)
+    shown_so_far = 0
     band = False
-    for code in [*order, *sorted(extra)]:
+    slots = ((1, 0), (2, 1), (3, 2), (6, 3), (7, 4))  # (column, index into the texts)
+    for code in categories:
         label = _safe(display.get(code) or (code if code else "(no category)"))
         fill = BAND_FILL if band else None
         band = not band
@@ -349,36 +388,24 @@ def _write_lines(sh: _Sheet, row: int, lines: pd.DataFrame, display: dict[str, s
             continue
         text_fmt = (fmt(fill, BOX, WRAP), fmt(fill, BOX, WRAP, quote=True))
         num_fmt, no_num = fmt(fill, BOX, TOP, NUMBER_FORMAT), fmt(fill, BOX, TOP)
-        for start in range(0, len(pos), CHUNK_LINES):
-            part = lines.iloc[pos[start:start + CHUNK_LINES]]
-            texts = [
-                _safe_column(_names(part["partner"])), _safe_column(_names(part["origin"])),
-                _safe_column(_intermediate_names(part["intermediates"])),
-                _safe_column(part["description"]), _safe_column(part["comments"]),
-            ]
-            need = np.full(len(part), label_need, dtype="int64")
-            for t, width in zip(texts, (widths[1], widths[2], widths[3], widths[6], widths[7])):
-                need = np.maximum(need, _lines_needed_column(t, width))
-            quotes = [t.str.startswith(_FORMULA_START).to_numpy(dtype=bool).tolist() for t in texts]
-            cols = [t.tolist() for t in texts]
-            number, value = _numbers(part["number"]).tolist(), _numbers(part["value"]).tolist()
-            heights = np.where(need > 1, need * LINE_HEIGHT, 0.0).tolist()
-            slots = ((1, 0), (2, 1), (3, 2), (6, 3), (7, 4))  # (column, index into texts)
-            for i in range(len(part)):
-                r = row - 1 + i
-                if heights[i]:
-                    ws.set_row(r, heights[i])
-                ws.write_string(r, 0, label, label_fmt) if label else ws.write_blank(r, 0, None, label_fmt)
-                for col, k in slots:
-                    t = cols[k][i]
-                    if t:
-                        ws.write_string(r, col, t, text_fmt[quotes[k][i]])
-                    else:
-                        ws.write_blank(r, col, None, text_fmt[0])
-                n, v = number[i], value[i]
-                ws.write_number(r, 4, n, num_fmt) if n is not None else ws.write_blank(r, 4, None, no_num)
-                ws.write_number(r, 5, v, num_fmt) if v is not None else ws.write_blank(r, 5, None, no_num)
-            row += len(part)
+        for i in range(len(pos)):
+            at, (cols, quotes, need, number, value) = cells(shown_so_far + i)
+            r = row - 1 + i
+            lines_needed = max(label_need, need[at])
+            if lines_needed > 1:
+                ws.set_row(r, lines_needed * LINE_HEIGHT)
+            ws.write_string(r, 0, label, label_fmt) if label else ws.write_blank(r, 0, None, label_fmt)
+            for col, k in slots:
+                t = cols[k][at]
+                if t:
+                    ws.write_string(r, col, t, text_fmt[quotes[k][at]])
+                else:
+                    ws.write_blank(r, col, None, text_fmt[0])
+            n, v = number[at], value[at]
+            ws.write_number(r, 4, n, num_fmt) if n is not None else ws.write_blank(r, 4, None, no_num)
+            ws.write_number(r, 5, v, num_fmt) if v is not None else ws.write_blank(r, 5, None, no_num)
+        row += len(pos)
+        shown_so_far += len(pos)
     return row
 
 
