@@ -66,6 +66,8 @@ def raw_frame(tables: list[RawTable], profiles: dict[str, Profile | None]) -> pd
         index = pd.RangeIndex(n)
 
         def constant(value, dtype="string"):
+            if dtype == "string" and (value is None or value is pd.NA or isinstance(value, str)):
+                return _repeated_text(value, index)
             return pd.Series(value, index=index, dtype=dtype)
 
         # columns stay arrow-backed strings: no round trip through Python objects
@@ -99,6 +101,16 @@ def raw_frame(tables: list[RawTable], profiles: dict[str, Profile | None]) -> pd
         frame["src_row"] = pd.Series(dtype="int64")
         return frame
     return pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
+
+
+def _repeated_text(value: str | None, index: pd.Index) -> pd.Series:
+    """One text (or NA) on every row, as a "string" Series built by pyarrow, not from a Python list."""
+    import pyarrow as pa
+
+    n = len(index)
+    arr = (pa.nulls(n, pa.large_string()) if value is None or value is pd.NA
+           else pa.repeat(pa.scalar(value, pa.large_string()), n))
+    return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([arr], type=pa.large_string())), index=index)
 
 
 def _coded(text: pd.Series, mapping: dict[str, str]) -> pd.DataFrame:
@@ -222,8 +234,8 @@ def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
     out["hint_currency"] = cur["hint"]
 
     out["valid"] = True
-    out["disposition"] = ""
-    out["disposition_ref"] = ""
+    out["disposition"] = _repeated_text("", out.index)
+    out["disposition_ref"] = _repeated_text("", out.index)
     # a stable row order: agency, file, sheet, row (the order of config + sorted files)
     out["row_uid"] = np.arange(len(out), dtype="int64")
     return conform(out)

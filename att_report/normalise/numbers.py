@@ -83,16 +83,23 @@ def _parse_numbers(series: pd.Series, decimal: str = ".") -> pd.DataFrame:
         other = other.where(~negative_paren, "-" + other.str.strip("() "))
         body = text.copy()
         body[rest] = other
-        plain = plain | body.str.fullmatch(_PLAIN[decimal], na=False) & rest
+        # the patterns run on the rest only (plain was False there), not on every value again
+        plain = plain.copy()
+        at_rest = rest.to_numpy(dtype=bool)
+        plain[at_rest] = other.str.fullmatch(_PLAIN[decimal], na=False).to_numpy(dtype=bool)
         grouped[rest] = other.str.fullmatch(_GROUPED[decimal], na=False)
     sep = "," if decimal == "." else "."
-    cleaned = body.where(~grouped, body.str.replace(f"[{sep}\u00a0\u202f' ]", "", regex=True))
+    cleaned = body
+    if grouped.any():
+        cleaned = body.copy()
+        cleaned[grouped] = body[grouped].str.replace(f"[{sep}\u00a0\u202f' ]", "", regex=True)
     if decimal == ",":
         cleaned = cleaned.str.replace(",", ".", regex=False)
     good = plain | grouped
     number = _to_float(cleaned.where(good))
     finite = number.notna() & np.isfinite(number.fillna(0).astype(float))
-    status = pd.Series(INVALID, index=series.index, dtype="string")
-    status = status.mask(finite, OK).mask(blank, BLANK)
+    # blank, else ok when finite, else invalid: one take from the three words
+    which = np.where(blank.to_numpy(dtype=bool), 2, np.where(finite.to_numpy(dtype=bool), 0, 1))
+    status = pd.Series(pd.array([OK, INVALID, BLANK], dtype="string").take(which), index=series.index)
     number = number.where(finite)
     return pd.DataFrame({"number": number, "status": status, "digits_changed": digits_changed & ~blank})
