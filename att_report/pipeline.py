@@ -237,7 +237,7 @@ def run_build(config: Config, out_dir: Path, progress: Progress | None = None) -
             write_procedure(config, staging)
             produced = sorted(p for p in staging.rglob("*") if p.is_file() and not p.name.startswith("."))
             manifest = build_manifest(config, intake.files, records, produced, staging,
-                                      extra={"unresolved_errors": int(unresolved)})
+                                      extra={"unresolved_errors": int(unresolved)}, accounting=accounting)
             write_manifest(staging / "manifest.json", manifest)
             outputs = [out_dir / p.relative_to(staging) for p in produced] + [out_dir / "manifest.json"]
     write_run_state(config, kind="build", files=intake.files, findings=findings)
