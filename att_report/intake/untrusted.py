@@ -15,6 +15,8 @@ refusal from the scan discards whatever the worker read.
 
 from __future__ import annotations
 
+import shutil
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -64,13 +66,20 @@ def begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile |
         return lambda: refused
     kind = pre.kind if pre.kind in ("xlsx", "xlsm", "ods", "csv", "text") else None
     if worker and pre.pending and pre.sheet_bytes >= PARALLEL_SHEET_BYTES:
-        job = safety.start_contained(read_file, path, agency, rel, profile=profile, kind=kind, limits=limits)
+        spill = Path(tempfile.mkdtemp(prefix="att-report-read-"))
+        job = safety.start_contained(read_for_transfer, path, agency, rel, spill, profile=profile, kind=kind,
+                                     limits=limits)
 
         def finish() -> FileRead:
-            numeric: dict[str, tuple[frozenset[str], pd.DataFrame]] = {}
-            result = _finish_beside_scan(job, path, agency, rel, pre, profile=profile, limits=limits,
-                                         numeric=numeric)
-            return _complete(path, agency, rel, pre, kind, profile, limits, result, numeric)
+            try:
+                numeric: dict[str, tuple[frozenset[str], pd.DataFrame]] = {}
+                result = _finish_beside_scan(job, path, agency, rel, pre, profile=profile, limits=limits,
+                                             numeric=numeric)
+                if isinstance(result, FileRead):
+                    _receive_tables(result)
+                return _complete(path, agency, rel, pre, kind, profile, limits, result, numeric)
+            finally:
+                shutil.rmtree(spill, ignore_errors=True)
 
         return finish
     safety.complete_preflight(path, pre, limits, agency=agency.name, rel_file=rel)
@@ -147,6 +156,59 @@ def _finish_beside_scan(job: "safety.ContainedJob", path: Path, agency: AgencyCo
         return None if honest and not result.info.readable else result
     finally:
         job.cancel()
+
+
+def read_for_transfer(path: Path, agency: AgencyConfig, rel: str, spill: Path, **kwargs) -> FileRead:
+    """`read_file` in a worker, its tables' text columns written as Arrow IPC files in `spill`.
+
+    Sending a 1M-row frame back through the pipe means pickling, copying and
+    unpickling a few hundred MB; an Arrow file is written once and mapped
+    into the caller's memory as it is (`_receive_tables`).
+    """
+    import pyarrow as pa
+
+    result = read_file(path, agency, rel, **kwargs)
+    for i, table in enumerate(result.tables):
+        data = table.data
+        if not all(isinstance(dtype, pd.StringDtype) for dtype in data.dtypes):
+            continue  # not all text (never expected from the readers): sent as it is
+        arrays = [pa.array(data.iloc[:, j].array) for j in range(data.shape[1])]
+        names = [f"c{j}" for j in range(data.shape[1])]
+        target = spill / f"table{i}.arrow"
+        with pa.OSFile(str(target), "wb") as sink:
+            batch = pa.Table.from_arrays(arrays, names=names) if arrays else pa.table({})
+            with pa.ipc.new_file(sink, batch.schema) as writer:
+                writer.write_table(batch)
+        table.data = _Spilled(path=str(target), columns=list(data.columns), rows=len(data),
+                              dtypes=[str(d) for d in data.dtypes])
+    return result
+
+
+@dataclass
+class _Spilled:
+    """Where a worker left a table's data (see `read_for_transfer`)."""
+
+    path: str
+    columns: list
+    rows: int
+    dtypes: list[str]
+
+
+def _receive_tables(result: FileRead) -> None:
+    """Map the Arrow files a worker wrote back into the tables' frames (no copy)."""
+    import pyarrow as pa
+
+    for table in result.tables:
+        spilled = table.data
+        if not isinstance(spilled, _Spilled):
+            continue
+        # the mapping lives as long as the columns use it (the file may be deleted meanwhile)
+        arrow = pa.ipc.open_file(pa.memory_map(spilled.path)).read_all()
+        columns = {j: pd.arrays.ArrowStringArray(arrow.column(j)) for j in range(arrow.num_columns)}
+        frame = pd.DataFrame(columns, index=pd.RangeIndex(spilled.rows))
+        frame.columns = spilled.columns
+        frame = frame.astype(dict(zip(spilled.columns, spilled.dtypes))) if spilled.columns else frame
+        table.data = frame
 
 
 @dataclass

@@ -47,7 +47,8 @@ def _facts(read) -> dict:
     tables = []
     for t in read.tables:
         problems = t.cell_problems if t.cell_problems is not None else pd.DataFrame()
-        tables.append((t.sheet, t.header_row, list(t.data.columns), t.data.astype(object).fillna("").values.tolist(),
+        tables.append((t.sheet, t.header_row, list(t.data.columns), [str(d) for d in t.data.dtypes],
+                       type(t.data.index).__name__, t.data.astype(object).fillna("").values.tolist(),
                        list(map(int, t.excel_rows)), sorted(t.hidden_rows),
                        problems.astype(str).sort_values(list(problems.columns)).values.tolist()
                        if not problems.empty else []))
@@ -56,6 +57,7 @@ def _facts(read) -> dict:
 
 
 def test_parallel_read_equals_serial_read_on_every_workbook_case(corpus, monkeypatch):
+    """Also checks the tables' trip back from the worker (Arrow files, mapped): same columns, dtypes, values."""
     assert len(corpus) >= 15
     used_worker = 0
     for case in corpus:
@@ -211,3 +213,15 @@ def test_number_typed_cells_in_any_attribute_order_same_in_the_scan_pass(tmp_pat
     pre = safety.preflight(path, scan_sheets=False)
     safety.complete_preflight(path, pre, numeric_letters={"Data": frozenset({"A"})})
     pd.testing.assert_frame_equal(pre.sheets["Data"].numeric, alone)
+
+
+def test_the_workers_table_files_are_removed_after_the_read(corpus, monkeypatch, tmp_path):
+    import tempfile
+
+    spill_root = tmp_path / "tmp"
+    spill_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill_root))
+    case = next(c for c in corpus if not c.refuse and c.name == "identifiers-as-numbers")
+    read, calls = _read(case.path, True, monkeypatch)
+    assert calls and read.tables and all(str(d) == "string" for d in read.tables[0].data.dtypes)
+    assert list(spill_root.iterdir()) == []
