@@ -38,7 +38,7 @@ def _text(series: pd.Series) -> pd.Series:
 class Work:
     """Intermediate products the compile rules look at."""
     rows: pd.DataFrame  # reported rows: provenance, keys, value_rc, value_bad, line_id
-    lines: pd.DataFrame  # every line: table flow, basis, LINE_COLUMNS, first_row (index into rows)
+    lines: pd.DataFrame  # every line: table flow, basis, LINE_COLUMNS, first_row (position in rows)
     currency: str
     currency_candidates: tuple[str, ...]  # currencies seen when none was configured
     withheld: pd.Series  # bool mask over records
@@ -138,17 +138,37 @@ def _combine_text(rows: pd.DataFrame, group: pd.Series, column: str) -> pd.Serie
     return pd.Series(pd.array(joined, dtype="string"), index=pd.Index(g[starts], name="g"))
 
 
+def _text_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Integer codes of a text column (NA counts as ""), and the texts by code (object array)."""
+    codes, uniques = pd.factorize(series.astype("string").array, use_na_sentinel=True)
+    texts = np.asarray(uniques.astype(object) if len(uniques) else [], dtype=object)
+    if (codes < 0).any():
+        blank = np.flatnonzero(texts == "")
+        if len(blank):
+            codes = np.where(codes < 0, blank[0], codes)
+        else:
+            texts = np.append(texts, "")
+            codes = np.where(codes < 0, len(texts) - 1, codes)
+    return codes.astype("int64", copy=False), texts
+
+
 def _group_ids(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
     """frame.groupby(keys, sort=False, dropna=False).ngroup(), from factorised integer codes."""
-    combo = np.zeros(len(frame), dtype="int64")
+    return _combined_ids([pd.factorize(frame[key].array, use_na_sentinel=False)[0] for key in keys])
+
+
+def _combined_ids(all_codes: list[np.ndarray]) -> np.ndarray:
+    """Ids of the distinct combinations of several code columns, in order of first appearance
+    (groupby(keys, sort=False).ngroup())."""
+    combo = np.zeros(len(all_codes[0]) if all_codes else 0, dtype="int64")
     size = 1
-    for key in keys:
-        codes, uniques = pd.factorize(frame[key].array, use_na_sentinel=False)
-        if size * max(len(uniques), 1) >= 2 ** 62:  # keep the combined code within int64
+    for codes in all_codes:
+        width = int(codes.max()) + 1 if len(codes) else 1
+        if size * width >= 2 ** 62:  # keep the combined code within int64
             combo, distinct = pd.factorize(combo)
             size = len(distinct)
-        combo = combo * max(len(uniques), 1) + codes
-        size *= max(len(uniques), 1)
+        combo = combo * width + codes
+        size *= width
     return pd.factorize(combo)[0].astype("int64")
 
 
@@ -156,7 +176,8 @@ def build_lines(rows: pd.DataFrame, config, category_order: dict[str, int]) -> t
     """Lines of every table and section from the reported rows.
 
     Returns (lines, line_of_row): lines with columns flow, basis, LINE_COLUMNS,
-    first_row; line_of_row maps each row (index of `rows`) to its line_id.
+    first_row (position of the line's first row in `rows`); line_of_row maps each row (index of
+    `rows`) to its line_id.
     """
     from att_report.normalise.countries import country_names
 
@@ -164,34 +185,38 @@ def build_lines(rows: pd.DataFrame, config, category_order: dict[str, int]) -> t
         lines = empty_lines().assign(flow=pd.Series(dtype="string"), basis=pd.Series(dtype="string"),
                                      first_row=pd.Series(dtype="int64"))
         return lines, pd.Series(dtype="string")
+    # the key texts as integer codes (NA and "" are one key): grouping, the per-transfer test and
+    # each line's key texts work on these; filling and grouping a million strings cost half of this
+    codes, texts = {}, {}
+    for key, src in zip(("flow", "basis", *KEYS), ("flow", "basis", "category", "partner_state", "origin_state",
+                                                   "intermediate_states")):
+        codes[key], texts[key] = _text_codes(rows[src])
     work = pd.DataFrame({
-        "flow": _text(rows["flow"]), "basis": _text(rows["basis"]),
-        **{k: _text(rows[src]) for k, src in zip(KEYS, ("category", "partner_state", "origin_state",
-                                                           "intermediate_states"))},
         "quantity": rows["quantity"].astype("Int64"),
         "value_rc": rows["value_rc"], "value_bad": rows["value_bad"],
         "row_uid": rows["row_uid"], "date": rows["date"],
     }, index=rows.index)
-    per_transfer = pd.Series(False, index=rows.index)
+    per_transfer = np.zeros(len(rows), dtype=bool)
     for flow_name in ("export", "import"):
         if config.table(flow_name).aggregate == "per_transfer":
-            per_transfer |= work["flow"].eq(flow_name)
+            per_transfer |= texts["flow"][codes["flow"]] == flow_name
     # group id: per_partner rows share one per key; per_transfer rows get their own
-    keys = ["flow", "basis", *KEYS]
-    group = pd.Series(_group_ids(work, keys), index=work.index)
-    n_groups = int(group.max()) + 1 if len(group) else 0
-    own = np.arange(n_groups, n_groups + len(work), dtype="int64")
-    group = group.where(~per_transfer, pd.Series(own, index=work.index))
+    gid = _combined_ids([codes[k] for k in ("flow", "basis", *KEYS)])
+    n_groups = int(gid.max()) + 1 if len(gid) else 0
+    gid = np.where(per_transfer, np.arange(n_groups, n_groups + len(gid), dtype="int64"), gid)
+    group = pd.Series(gid, index=work.index)
     work["g"] = group
     agg = work.groupby("g", sort=False).agg(
-        flow=("flow", "first"), basis=("basis", "first"),
-        category=("category", "first"), partner=("partner", "first"),
-        origin=("origin", "first"), intermediates=("intermediates", "first"),
         number=("quantity", "sum"),
         has_number=("quantity", "count"),
         value=("value_rc", "sum"), has_value=("value_rc", "count"), value_bad=("value_bad", "any"),
         first_uid=("row_uid", "min"), first_date=("date", "min"),
     )
+    # a line's key texts: those of its first row (every row of a line has the same keys)
+    first_pos = np.flatnonzero(~pd.Series(gid).duplicated().to_numpy())
+    at = pd.Series(first_pos, index=gid[first_pos]).reindex(agg.index).to_numpy()
+    for key in ("flow", "basis", *KEYS):
+        agg[key] = pd.array(texts[key][codes[key][at]], dtype="string")
     agg["number"] = agg["number"].astype("Int64").mask(agg["has_number"].eq(0), pd.NA)
     value = agg["value"].astype("Float64").mask(agg["has_value"].eq(0) | agg["value_bad"], pd.NA)
     agg["value"] = value.round(0)
@@ -203,7 +228,7 @@ def build_lines(rows: pd.DataFrame, config, category_order: dict[str, int]) -> t
     g_by_uid = group.to_numpy(dtype="int64") if by_uid is None else group.to_numpy(dtype="int64")[by_uid]
     firsts = np.flatnonzero(~pd.Series(g_by_uid).duplicated().to_numpy())
     at = firsts if by_uid is None else by_uid[firsts]
-    first_row = pd.Series(work.index[at], index=g_by_uid[firsts])
+    first_row = pd.Series(at, index=g_by_uid[firsts])  # positions: rules take them with iloc
     agg["first_row"] = first_row.reindex(agg.index)
     # measure: a table reporting numbers only leaves value empty, and vice versa
     for flow_name in ("export", "import"):

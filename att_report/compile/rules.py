@@ -20,7 +20,7 @@ def _work(ctx):
 def _line_rows(work, mask: pd.Series) -> pd.DataFrame:
     """The first source row of each selected line (locates a line-level finding)."""
     lines = work.lines[mask]
-    return work.rows.loc[lines["first_row"].to_numpy()].assign(_line=lines["line_id"].to_numpy(),
+    return work.rows.iloc[lines["first_row"].to_numpy(dtype="int64")].assign(_line=lines["line_id"].to_numpy(),
                                                                 _cat=lines["category"].to_numpy())
 
 
@@ -63,14 +63,18 @@ def rule_currency_converted(records, ctx):
     """
     work = _work(ctx)
     rows = work.rows
-    cur = rows["currency"].astype("string").fillna("").str.strip().str.upper()
-    converted = rows["value"].notna() & ~rows["value_bad"] & cur.ne(work.currency) & cur.ne("")
+    # the currency texts cleaned once per distinct text (a few), then taken per row
+    codes, uniques = pd.factorize(rows["currency"].astype("string").array, use_na_sentinel=False)
+    clean = pd.Series(uniques, dtype="string").fillna("").str.strip().str.upper()
+    foreign = (clean.ne(work.currency) & clean.ne("")).to_numpy(dtype=bool)
+    converted = (rows["value"].notna() & ~rows["value_bad"]).to_numpy(dtype=bool) & foreign[codes]
     # only the grouping columns of the converted rows (not every column of a million rows)
     conv = rows.loc[converted, ["src_agency", "src_file"]]
     if conv.empty:
         return fnd.empty_frame()
     rates = ctx.config.rates
-    counts = conv.assign(_cur=cur[converted]).groupby(["src_agency", "src_file", "_cur"]).size()
+    cur = pd.Series(pd.array(clean.to_numpy(dtype=object)[codes[converted]], dtype="string"), index=conv.index)
+    counts = conv.assign(_cur=cur).groupby(["src_agency", "src_file", "_cur"]).size()
     out = []
     for (agency, file, c), n in counts.items():
         out.append(Finding(
