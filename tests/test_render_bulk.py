@@ -76,6 +76,52 @@ def _save(path, bulk: bool) -> None:
     xlsxio.save_xlsxwriter(build, path)
 
 
+def _save_blanks_and_heights(path, bulk: bool) -> None:
+    """Blank cells with and without a format, and row heights (the report's line rows)."""
+    def build(wb) -> None:
+        fmt_a = wb.add_format({"border": 1})
+        fmt_b = wb.add_format({"border": 1, "bg_color": "#EEEEEE"})
+        ws = wb.add_worksheet("S")
+        ws.write_string(0, 0, "header", fmt_a)
+        n = 12
+        labels = [xlsxio.BLANK if i % 4 == 0 else f"t{i}" for i in range(n)]
+        blanks = [xlsxio.BLANK] * n
+        numbers = [xlsxio.BLANK if i % 3 == 0 else i * 2.5 for i in range(n)]
+        fmts = [fmt_b if i % 2 else fmt_a for i in range(n)]
+        blank_fmts = [None if i % 5 == 0 else fmt_b for i in range(n)]  # no format: no cell
+        heights = [None if i % 3 else 15 * (1 + i % 4) for i in range(n)]
+        heights[7] = 30.0  # a row whose only cell is a blank without a format: dropped, as XlsxWriter does
+        labels[7], numbers[7] = None, None
+        blank_fmts[7] = None
+        if bulk:
+            xlsxio.write_rows(ws, 1, [(0, labels, fmts), (1, blanks, blank_fmts), (2, numbers, fmt_a)], heights)
+        else:
+            for i in range(n):
+                if heights[i]:
+                    ws.set_row(1 + i, heights[i])
+                for col, v, f in ((0, labels[i], fmts[i]), (1, blanks[i], blank_fmts[i]), (2, numbers[i], fmt_a)):
+                    if v is xlsxio.BLANK:
+                        ws.write_blank(1 + i, col, None, f)
+                    elif isinstance(v, str):
+                        ws.write_string(1 + i, col, v, f)
+                    elif v is not None:
+                        ws.write_number(1 + i, col, v, f)
+        ws.write_string(1 + n, 0, "after", fmt_a)
+
+    xlsxio.save_xlsxwriter(build, path)
+
+
+def test_write_rows_blanks_and_heights_write_the_bytes_of_cell_by_cell_writes(tmp_path):
+    data = {}
+    for bulk in (False, True):
+        _save_blanks_and_heights(tmp_path / f"{bulk}.xlsx", bulk)
+        data[bulk] = (tmp_path / f"{bulk}.xlsx").read_bytes()
+    assert data[True] == data[False]
+    ws = openpyxl.load_workbook(tmp_path / "True.xlsx")["S"]
+    assert ws.row_dimensions[4 + 1].height == 60
+    assert ws.cell(3, 3).value == 2.5
+
+
 def test_write_rows_escapes_rich_string_lookalikes(tmp_path):
     """XlsxWriter would copy "<r>...</r>" into the XML raw (a broken file); write_rows stores it as text."""
     text = "<r><t>not markup</t></r>"

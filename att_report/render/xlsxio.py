@@ -183,12 +183,21 @@ def save_workbook(wb, path: Path | str) -> None:
 _BULK_CHUNK = 10_000
 
 
-def write_rows(ws, first_row: int, columns: list[tuple[int, list, object]]) -> None:
+#: A write_rows value: a blank cell that carries its format (write_blank); no cell without one.
+BLANK = type("Blank", (), {"__repr__": lambda self: "BLANK"})()
+
+
+def write_rows(ws, first_row: int, columns: list[tuple[int, list, object]],
+               heights: list[float | None] | None = None) -> None:
     """Write a block of rows into an XlsxWriter worksheet (constant_memory) in one pass.
 
     `columns`: (0-based column, values, format), values one per row from
-    `first_row` on: text ("" or None: no cell) or numbers (None: no cell);
-    format one XlsxWriter Format for the column, or a list with one per row.
+    `first_row` on: text ("" or None: no cell), numbers (None: no cell) or
+    BLANK (write_blank: a cell only when it has a format); format one
+    XlsxWriter Format for the column, or a list with one per row. `heights`:
+    per row the height set_row would set (points), None for the default; a
+    row without cells is not written (XlsxWriter's constant_memory mode drops
+    such a row too).
 
     The XML is what write_string/write_number would write cell by cell (same
     escaping, whitespace flag, style indices assigned in the same order),
@@ -204,9 +213,11 @@ def write_rows(ws, first_row: int, columns: list[tuple[int, list, object]]) -> N
     from xlsxwriter.xmlwriter import XMLwriter
 
     columns = sorted(columns, key=lambda c: c[0])
-    n = max((len(values) for _, values, _ in columns), default=0)
+    n = max((len(values) for _, values, _ in columns), default=len(heights) if heights else 0)
     if n == 0:
         return
+    if heights is not None and len(heights) != n:
+        raise ValueError("write_rows: heights needs one value per row")
     if not ws.constant_memory:
         raise ValueError("write_rows needs a constant_memory worksheet")
     if first_row < ws.previous_row or (first_row == ws.previous_row and ws.table.get(first_row)):
@@ -216,16 +227,34 @@ def write_rows(ws, first_row: int, columns: list[tuple[int, list, object]]) -> N
         raise ValueError("write_rows does not write row attributes (set_row)")
     ws._write_single_row(first_row)  # flush the pending row, as the next cell write would
 
-    # per column: the format of each row (None where there is no cell)
-    per_row: list[list] = []
+    # per column: the format of each row (None where there is no cell), or the column's one format
+    # (most columns have one: no per-cell format bookkeeping then)
+    per_row: list = []
     for col, values, fmt in columns:
         if len(values) != n:
             raise ValueError("write_rows: every column needs one value per row")
-        fmts = fmt if isinstance(fmt, list) else [fmt] * n
-        per_row.append([f if (v is not None and v != "") else None for v, f in zip(values, fmts)])
+        if isinstance(fmt, list):
+            per_row.append([f if (v is not None and v != "") else None for v, f in zip(values, fmt)])
+        else:
+            per_row.append(fmt)
+    # row attributes as set_row stores them (height in pixels; see Worksheet.set_row)
+    infos: dict[int, object] = {}
+    if heights is not None:
+        from xlsxwriter.worksheet import RowInfo
+
+        for i, h in enumerate(heights):
+            if h:
+                infos[i] = RowInfo(height=int(h * 4.0 / 3.0 + 0.5), row_format=None, hidden=False, level=0,
+                                   collapsed=False)
     # style indices are assigned at first use: row by row, left to right
     first_use: dict[int, tuple[int, int, object]] = {}
-    for k, ((col, _, _), fmts) in enumerate(zip(columns, per_row)):
+    for (col, values, _), fmts in zip(columns, per_row):
+        if not isinstance(fmts, list):
+            first = next((i for i, v in enumerate(values) if v is not None and v != ""), None)
+            if fmts is not None and first is not None and (
+                    id(fmts) not in first_use or (first, col) < first_use[id(fmts)][:2]):
+                first_use[id(fmts)] = (first, col, fmts)
+            continue
         seen: set[int] = set()
         for i, f in enumerate(fmts):
             if f is not None and id(f) not in seen:
@@ -247,16 +276,36 @@ def write_rows(ws, first_row: int, columns: list[tuple[int, list, object]]) -> N
     cols_used = set()
     rows_used = [False] * n
     for (col, values, _), fmts in zip(columns, per_row):
-        cache: dict[tuple, str] = {}
+        cache: dict = {}
         out = [None] * n
+        if not isinstance(fmts, list):  # one format: fragments cached per value
+            column_style = None
+            for i, v in enumerate(values):
+                if v is None or v == "" or (v is BLANK and fmts is None):
+                    continue
+                frag = cache.get(v)
+                if frag is None:
+                    if column_style is None:  # an xf index is assigned only when a cell uses it
+                        column_style = style(col, fmts)
+                    frag = cache[v] = (f"{column_style}/>" if v is BLANK else
+                                       _cell_xml(ws, v, column_style, XMLwriter, _preserve_whitespace,
+                                                 _utf16_len, _utf16_truncate))
+                out[i] = frag
+                rows_used[i] = True
+                cells += 1
+            if cache:
+                cols_used.add(col)
+            frags.append(out)
+            continue
         for i, (v, f) in enumerate(zip(values, fmts)):
-            if v is None or v == "":
+            if v is None or v == "" or (v is BLANK and f is None):
                 continue
-            key = (v, id(f))
+            key = (v, id(f)) if v is not BLANK else (BLANK, id(f))
             frag = cache.get(key)
             if frag is None:
-                frag = cache[key] = _cell_xml(ws, v, style(col, f), XMLwriter, _preserve_whitespace,
-                                              _utf16_len, _utf16_truncate)
+                frag = cache[key] = (f"{style(col, f)}/>" if v is BLANK else
+                                     _cell_xml(ws, v, style(col, f), XMLwriter, _preserve_whitespace,
+                                               _utf16_len, _utf16_truncate))
             out[i] = frag
             rows_used[i] = True
             cells += 1
@@ -274,7 +323,15 @@ def write_rows(ws, first_row: int, columns: list[tuple[int, list, object]]) -> N
         parts = []
         for i in rows[start:start + _BULK_CHUNK]:
             r = first_row + i + 1
-            parts.append(f'<row r="{r}">')
+            info = infos.get(i)
+            if info is not None:  # XlsxWriter writes the row's attributes itself
+                ws.fh.write("".join(parts))
+                parts = []
+                ws.row_info[r - 1] = info
+                ws.row_sizes[r - 1] = [info.height, info.hidden]
+                ws._write_row(r - 1, None, info)
+            else:
+                parts.append(f'<row r="{r}">')
             parts.extend(f'<c r="{letter}{r}"{f[i]}' for letter, f in pairs if f[i] is not None)
             parts.append("</row>")
         ws.fh.write("".join(parts))
