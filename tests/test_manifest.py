@@ -74,6 +74,16 @@ def test_manifest_written_deterministically(tmp_path):
     assert json.loads(a.read_text())["totals"]["rows_read"] == 4
 
 
+def test_accounting_counts_unknown_and_missing_dispositions_in_rows_read_only():
+    """Rows without a known disposition are read but not accounted for (check_accounting then fails)."""
+    odd = recs()
+    odd["disposition"] = pd.array(["reported", "bogus", None, "excluded"], dtype="string")
+    t = accounting_table(odd)
+    assert t["rows_read"].tolist() == [3, 1]
+    assert t.iloc[0][list(DISPOSITIONS)].sum() == 1 and t.iloc[1]["excluded"] == 1
+    assert t["path"].tolist() == ["inputs/customs/c.csv", "inputs/mod/m.xlsx"]
+
+
 def test_unset_disposition_stops_the_build(tmp_path):
     bad = recs()
     bad.loc[1, "disposition"] = ""

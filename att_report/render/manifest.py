@@ -13,6 +13,7 @@ import hashlib
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from att_report import __version__
@@ -32,12 +33,37 @@ def accounting_table(records: pd.DataFrame) -> pd.DataFrame:
     if records.empty:
         return pd.DataFrame({c: pd.Series(dtype="object" if c in ("agency", "path") else "int64") for c in cols})
     keys = [records["src_agency"].astype(str).rename("agency"), records["src_file"].astype(str).rename("path")]
+    if not (keys[0].isna().any() or keys[1].isna().any()):
+        return _accounting_by_codes(records, keys[0], keys[1])
     read = records.groupby(keys, sort=True).size().rename("rows_read")
     disp = records["disposition"].astype("string").fillna("")
     counts = (pd.crosstab([keys[0], keys[1]], disp)
               .reindex(columns=list(DISPOSITIONS), fill_value=0))
     table = pd.concat([read, counts], axis=1).fillna(0).astype("int64").reset_index()
     return table[cols].sort_values(["agency", "path"], kind="mergesort").reset_index(drop=True)
+
+
+def _accounting_by_codes(records: pd.DataFrame, agency: pd.Series, path: pd.Series) -> pd.DataFrame:
+    """accounting_table counted on integer codes: one bincount over (file, disposition) pairs
+    (a crosstab of a million rows cost a third of a second)."""
+    a_codes, a_texts = pd.factorize(agency.array, use_na_sentinel=False)
+    p_codes, p_texts = pd.factorize(path.array, use_na_sentinel=False)
+    pair_codes, pairs = pd.factorize(a_codes.astype("int64") * len(p_texts) + p_codes)
+    d_codes, d_texts = pd.factorize(records["disposition"].astype("string").fillna("").array,
+                                    use_na_sentinel=False)
+    # a disposition outside DISPOSITIONS counts in rows_read only (its own last column)
+    where = {d: i for i, d in enumerate(DISPOSITIONS)}
+    column = np.array([where.get(d, len(DISPOSITIONS)) for d in d_texts], dtype="int64")
+    width = len(DISPOSITIONS) + 1
+    counts = np.bincount(pair_codes * width + column[d_codes], minlength=len(pairs) * width)
+    counts = counts.reshape(len(pairs), width)
+    table = pd.DataFrame({
+        "agency": pd.array(np.asarray(a_texts, dtype=object)[pairs // len(p_texts)], dtype=agency.dtype),
+        "path": pd.array(np.asarray(p_texts, dtype=object)[pairs % len(p_texts)], dtype=path.dtype),
+        "rows_read": counts.sum(axis=1).astype("int64"),
+        **{d: counts[:, i].astype("int64") for i, d in enumerate(DISPOSITIONS)},
+    })
+    return table.sort_values(["agency", "path"], kind="mergesort").reset_index(drop=True)
 
 
 def check_accounting(table: pd.DataFrame, files=None) -> None:
