@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 import pytest
 
 from att_report.reconcile import reconcile
@@ -101,3 +102,52 @@ def test_over_shipment_per_category_bucket_and_whole_licence():
     assert hit["value"].tolist() == ["11 > 10", "6 > 5"]
     msgs = " ".join(hit["message"])
     assert "for VIII.SA.1" in msgs and "'EL-0009' total" in msgs
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_distinct_matches_a_sorted_unique(seed):
+    from att_report.reconcile.common import distinct
+
+    rng = np.random.default_rng(seed)
+    c = rng.choice(np.array([-1, 0, 3, 7, 8, 20]), 3_000)  # codes of a row cut: gaps, missing rows
+    values = pd.Series([None if i < 0 else f"v{i}" for i in c], dtype="string", name="x")
+    got_codes, got_values = distinct(pd.DataFrame({"x": values, "_c_x": c}), "x")
+    present, first = np.unique(c, return_index=True)
+    first, present = first[present >= 0], present[present >= 0]
+    remap = np.full(int(c.max()) + 2, -1, dtype="int64")
+    remap[present] = np.arange(len(present))
+    assert np.array_equal(got_codes, remap[c])
+    pd.testing.assert_series_equal(got_values, values.iloc[first].reset_index(drop=True))
+    assert list(got_values) == ["v0", "v3", "v7", "v8", "v20"]
+
+
+@pytest.mark.parametrize("dtype", ["string", "str", object, "large"])
+def test_factorize_gives_pandas_codes(dtype):
+    from att_report.reconcile.common import factorize
+
+    values = ["b", "a", None, "b", "c", "a", None]
+    if dtype == "large":  # what intake's pyarrow columns hold
+        s = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([pa.array(values, type=pa.large_string())])))
+    else:
+        s = pd.Series(values, dtype=dtype)
+    for part in (s, s.iloc[2:], s.iloc[:0]):  # a cut array has an offset
+        got = factorize(part)
+        assert got.dtype == np.int64
+        assert np.array_equal(got, pd.factorize(part)[0])
+    assert list(factorize(s)) == [0, 1, -1, 0, 2, 1, -1]
+    assert list(factorize(s, sort=True)) == [1, 0, -1, 1, 2, 0, -1]
+
+
+def test_licence_unused_by_year_and_without_a_year():
+    """A licence is used by a shipment dated in the year (linked or out of scope); with no year, by any."""
+    from dataclasses import replace
+
+    lics = [lic(), lic(record_id="L2", licence_no="EL-0002"), lic(record_id="L3", licence_no="EL-0003"),
+            lic(record_id="L4", licence_no="EL-0004")]
+    shipped = [ship(date="2023-12-31"), ship(record_id="S2", licence_no="EL-0002"),
+               ship(record_id="S3", licence_no="EL-0003", hs_code="9306.21")]  # out of scope, in the year
+    recs = frame(lics, shipped)
+    f = reconcile(recs, CFG).findings
+    assert sorted(f.loc[f["code"] == "licence-unused", "value"]) == ["EL-0001", "EL-0004"]
+    f = reconcile(recs, replace(CFG, year=None)).findings
+    assert f.loc[f["code"] == "licence-unused", "value"].tolist() == ["EL-0004"]

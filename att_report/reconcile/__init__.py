@@ -40,7 +40,7 @@ from att_report.reconcile import rules as _rules  # noqa: F401  (registers the r
 from att_report.reconcile.decisions import (
     Decisions, apply_decisions, load_decisions, unresolved_errors,
 )
-from att_report.reconcile.common import CODED, add_codes
+from att_report.reconcile.common import CODED, add_codes, row_positions
 from att_report.reconcile.duplicates import COALESCE, EXACT_COLUMNS, apply_merges, exact_duplicates
 from att_report.reconcile.rules import EVERY_RECORD_CODES, EXCLUDING_CODES, RULE_COLUMNS, SCOPE_CODES
 from att_report.rules import RuleContext, rules_for
@@ -160,7 +160,7 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
 
     every = found if intake_findings is None or intake_findings.empty else fnd.concat([intake_findings, found])
     targets = targets_for(every, out)
-    pos = pd.Series(range(len(out)), index=out["row_uid"].to_numpy())
+    pos = row_positions(out)
     disp_col = out.columns.get_loc("disposition")
     ref_col = out.columns.get_loc("disposition_ref")
 
@@ -169,9 +169,9 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
     kept = [f for f, d in by_id.items() if d.decision != "exclude"]  # accepted or overridden
     excl = excl[~excl["finding_id"].isin(kept)]
     ex_t = targets.merge(excl[["finding_id"]], on="finding_id")
-    ex_t = ex_t[(out["disposition"].to_numpy()[pos.loc[ex_t["row_uid"]].to_numpy()] == "")]
+    ex_t = ex_t[(out["disposition"].to_numpy()[pos(ex_t["row_uid"])] == "")]
     ex_t = ex_t.drop_duplicates("row_uid", keep="first")
-    p = pos.loc[ex_t["row_uid"]].to_numpy()
+    p = pos(ex_t["row_uid"])
     out.iloc[p, disp_col] = "excluded"
     out.iloc[p, ref_col] = ex_t["finding_id"].to_numpy()
 
@@ -192,7 +192,7 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
             problems.append(_not_applicable(d, fid, "the finding is not about one record (e.g. a whole file).", None))
             continue
         for uid in uids:
-            i = int(pos.loc[uid])
+            i = int(pos([uid])[0])
             row = out.iloc[i]
             loc = f"{row['src_agency']}:{row['src_file']}:{row['src_row']}"
             if not bool(row["valid"]):

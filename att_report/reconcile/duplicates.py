@@ -14,7 +14,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from att_report.reconcile.common import CODED, codes, combine_codes, group_join, location, record_key
+from att_report.reconcile.common import (
+    CODED, codes, combine_codes, group_join, location, record_key, row_positions,
+)
 
 #: The fields that must be identical for an automatic merge (issue 3).
 EXACT_KEY = ("flow", "basis", "licence_key", "partner_state", "category", "quantity", "date")
@@ -53,11 +55,16 @@ def multi_agency(gid: np.ndarray, agency: np.ndarray) -> np.ndarray:
     """Per row: does another agency have a row in its group? (integer codes, gid >= 0; no group-by)"""
     if not len(gid):
         return np.zeros(0, dtype=bool)
-    pair = combine_codes(gid, agency + 1)  # + 1: a missing agency (-1) is one more agency, as in nunique
-    first = ~pd.Series(pair).duplicated().to_numpy()  # one row per (group, agency): hashing, no sort
-    groups = pd.Series(gid[first])
-    multi = groups[groups.duplicated()].unique()  # groups seen with a second agency
-    return pd.Series(gid).isin(multi).to_numpy()
+    # a group has two agencies when its lowest and highest agency codes differ (a missing agency, -1,
+    # is one more agency, as in nunique): one hashing of the groups, then unbuffered min/max per group
+    g = pd.factorize(gid)[0]
+    n = int(g.max()) + 1
+    lo = np.full(n, np.iinfo(np.int64).max, dtype="int64")
+    hi = np.full(n, np.iinfo(np.int64).min, dtype="int64")
+    a = np.asarray(agency, dtype="int64")
+    np.minimum.at(lo, g, a)
+    np.maximum.at(hi, g, a)
+    return (lo != hi)[g]
 
 
 def exact_duplicates(rows: pd.DataFrame, among: np.ndarray | None = None) -> pd.DataFrame:
@@ -132,13 +139,13 @@ def apply_merges(records: pd.DataFrame, merges: pd.DataFrame) -> pd.DataFrame:
         out["also_from"] = pd.Series("", index=out.index, dtype="string")
     if merges.empty:
         return out
-    pos = pd.Series(range(len(out)), index=out["row_uid"].to_numpy())
-    m_pos = pos.loc[merges["row_uid"]].to_numpy()
+    pos = row_positions(out)
+    m_pos = pos(merges["row_uid"])
     out.iloc[m_pos, out.columns.get_loc("disposition")] = "merged"
     out.iloc[m_pos, out.columns.get_loc("disposition_ref")] = merges["survivor_loc"].to_numpy()
 
     also = group_join(merges, "survivor_uid", "merged_loc")
-    s_pos = pos.loc[also.index].to_numpy()
+    s_pos = pos(also.index)
     out.iloc[s_pos, out.columns.get_loc("also_from")] = also.to_numpy()
 
     twins = out.iloc[m_pos].assign(_surv=merges["survivor_uid"].to_numpy())
@@ -148,7 +155,7 @@ def apply_merges(records: pd.DataFrame, merges: pd.DataFrame) -> pd.DataFrame:
         fill = twins.dropna(subset=[name]).groupby("_surv", sort=True)[name].first()
         if fill.empty:
             continue
-        target = pos.loc[fill.index].to_numpy()
+        target = pos(fill.index)
         current = out[name].iloc[target]
         missing = current.isna().to_numpy()
         if name in ("value", "currency"):
@@ -159,7 +166,7 @@ def apply_merges(records: pd.DataFrame, merges: pd.DataFrame) -> pd.DataFrame:
             vals = fill.to_numpy()
             out.iloc[target[missing], col] = vals[missing]
     withheld = twins["withheld"].fillna(False).astype(bool).groupby(twins["_surv"]).any()
-    w_pos = pos.loc[withheld.index[withheld.to_numpy()]].to_numpy()
+    w_pos = pos(withheld.index[withheld.to_numpy()])
     if len(w_pos):
         out.iloc[w_pos, out.columns.get_loc("withheld")] = True
     return out

@@ -161,13 +161,16 @@ def _exceeded(records: pd.DataFrame, ctx: RuleContext, measure: str, code: str) 
                        _cc_cur=lines["_cur"].where(lines["_cur"] >= 0)).groupby("_k", sort=False).agg(**aggs)
     lic = lic[lic["known"] == lic["n"]]  # a line without the amount: the licensed total is unknown
     ship_key = key[checked]
-    shp = ship[measure][checked].groupby(ship_key, sort=False).sum().rename("shipped").to_frame()
+    shipped = ship[measure][checked].reset_index(drop=True)
     if measure == "value":
         # values compare only in one currency (conversion belongs to compile): one known currency code
-        # per bucket (min == max; -1, missing, becomes NaN: skipped), the licence's
-        cur = pd.Series(np.where(ship["_cur"].to_numpy()[checked] >= 0, ship["_cur"].to_numpy()[checked], np.nan))
-        by = cur.groupby(ship_key, sort=False)
-        shp = shp.assign(s_min=by.min().to_numpy(), s_max=by.max().to_numpy())
+        # per bucket (min == max; -1, missing, becomes NaN: skipped), the licence's; one group-by for
+        # the three (each group-by hashes the million keys again)
+        cur = ship["_cur"].to_numpy()[checked]
+        shp = pd.DataFrame({"shipped": shipped, "cur": np.where(cur >= 0, cur, np.nan)}).groupby(
+            ship_key, sort=False).agg(shipped=("shipped", "sum"), s_min=("cur", "min"), s_max=("cur", "max"))
+    else:
+        shp = shipped.groupby(ship_key, sort=False).sum().rename("shipped").to_frame()
     both = shp.join(lic, how="inner")
     over = both["shipped"].astype("Float64") > both["allowed"].astype("Float64")
     if measure == "value":
@@ -312,14 +315,22 @@ def rule_licence_unused(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
         return fnd.empty_frame()
     s = links.shipments
     year = _year(ctx)
-    in_year = s.loc[s["status"] == lk.LINKED, ["_lid", "date"]]
-    if len(links.excluded):
-        in_year = pd.concat([in_year, links.excluded], ignore_index=True)
-    if year is not None:
-        in_year = in_year[(in_year["date"].dt.year == year).fillna(False)]
-    used = in_year[["_lid"]].drop_duplicates().assign(_used=True)
-    lic = lic.merge(used, on="_lid", how="left")
-    lic = lic[lic["_used"].isna()]
+
+    def dated(d: np.ndarray) -> np.ndarray:
+        d = d.astype("datetime64[ns]")
+        if year is None:
+            return np.ones(len(d), dtype=bool)
+        return (d >= np.datetime64(f"{year:04d}-01-01", "ns")) & (d < np.datetime64(f"{year + 1:04d}-01-01", "ns"))
+
+    # used licences flagged by position (the shipments know their licence's: _li), no group-by
+    all_lic = links.licences
+    used = np.zeros(len(all_lic), dtype=bool)
+    li = s["_li"].to_numpy()
+    used[li[(li >= 0) & dated(s["date"].to_numpy())]] = True
+    if len(links.excluded):  # out-of-scope shipments by licence id: lic is sorted by _lid
+        ex = links.excluded
+        used[np.searchsorted(all_lic["_lid"].to_numpy(), ex["_lid"].to_numpy()[dated(ex["date"].to_numpy())])] = True
+    lic = lic[~used[~all_lic["lic_excluded"].to_numpy(dtype=bool)]]
     if lic.empty:
         return fnd.empty_frame()
     rows = links.lines.set_index("row_uid").loc[lic["lic_uid"]].reset_index()
