@@ -86,17 +86,24 @@ def finding_ids(code: str | pd.Series, *identity: pd.Series | str) -> pd.Series:
     """Vectorised `finding_id` over aligned Series (strings are broadcast)."""
     series = [s for s in (code, *identity) if isinstance(s, pd.Series)]
     index = series[0].index if series else pd.RangeIndex(1)
-    cols = []
-    for part in (code, *identity):
-        if isinstance(part, pd.Series):
-            cols.append(part.astype("string").fillna("").astype(object).tolist())
-        else:
-            cols.append([str(part)] * len(index))
-    out = [
-        "F-" + hashlib.sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:12]
-        for parts in zip(*cols)
-    ]
-    return pd.Series(out, index=index, dtype=object)
+    cols = [_texts(part) if isinstance(part, pd.Series) else str(part) for part in (code, *identity)]
+    return pd.Series(_hash_ids(cols, len(index)), index=index, dtype=object)
+
+
+def _texts(series: pd.Series) -> list[str]:
+    """series.astype("string").fillna("") as a list of str."""
+    if isinstance(series.dtype, pd.StringDtype):
+        return series.to_numpy(dtype=object, na_value="").tolist()
+    return series.astype("string").fillna("").astype(object).tolist()
+
+
+def _hash_ids(cols: list[list[str] | str], n: int) -> list[str]:
+    """finding_id per row; each column is a list of texts or one text for every row."""
+    if all(isinstance(c, str) for c in cols):
+        return ["F-" + hashlib.sha1("\x1f".join(cols).encode("utf-8")).hexdigest()[:12]] * n
+    lists = [c if isinstance(c, list) else [c] * n for c in cols]
+    sha1 = hashlib.sha1
+    return ["F-" + sha1("\x1f".join(parts).encode("utf-8")).hexdigest()[:12] for parts in zip(*lists)]
 
 
 def empty_frame() -> pd.DataFrame:
@@ -141,40 +148,58 @@ def frame_for_rows(
         return empty_frame()
     n = len(rows)
     idx = rows.index
+    # plain lists and object arrays: a rule emits a few hundred findings, where
+    # pandas' per-Series overhead cost more than the work (benchmark, issue 7)
+
+    index = pd.RangeIndex(n)
+
+    def obj(values) -> pd.Series:
+        return pd.Series(values, index=index, dtype=object)  # object columns, as the log has always had
 
     def col(v):
         if isinstance(v, pd.Series):
-            return v.reindex(idx).astype("string").fillna("").astype(object)
-        return pd.Series([v] * n, index=idx, dtype=object)
+            return obj(_texts(v if v.index.equals(idx) else v.reindex(idx)))
+        return obj([v] * n)
 
     if identity is None:
-        rec = rows["record_id"].astype("string").fillna("") if "record_id" in rows else pd.Series("", index=idx)
-        # a record without an id is identified by where it stands
-        where = (
-            rows["src_file"].astype(str) + "|" + rows["src_sheet"].astype(str) + "|"
-            + rows["src_row"].astype(str)
-        )
-        key = rec.where(rec.str.len() > 0, "@" + where)
-        identity = (rows["src_agency"].astype(str), key, field)
+        rec = _texts(rows["record_id"]) if "record_id" in rows else [""] * n
+        if all(rec):
+            key: pd.Series | list[str] = rec
+        else:
+            # a record without an id is identified by where it stands
+            where = (
+                rows["src_file"].astype(str) + "|" + rows["src_sheet"].astype(str) + "|"
+                + rows["src_row"].astype(str)
+            )
+            rec_s = pd.Series(rec, index=idx, dtype="string")
+            key = rec_s.where(rec_s.str.len() > 0, "@" + where)
+        agency = rows["src_agency"]
+        identity = (agency if isinstance(agency.dtype, pd.StringDtype) else agency.astype(str), key, field)
+    parts = [code, *identity]
+    cols = [p if isinstance(p, list) else _texts(p) if isinstance(p, pd.Series) else str(p) for p in parts]
+    if any(isinstance(c, list) for c in cols):
+        ids = obj(_hash_ids(cols, n))
+    else:  # one id, on the row labelled 0 only: what aligning finding_ids' one-row answer gave
+        ids = obj(finding_ids(code, *identity).reindex(idx).to_numpy())
     out = pd.DataFrame(
         {
-            "finding_id": finding_ids(code, *identity),
+            "finding_id": ids,
             "severity": str(severity),
             "code": code,
             "message": col(message),
-            "agency": rows["src_agency"].astype(object),
-            "file": rows["src_file"].astype(object),
-            "sheet": rows["src_sheet"].astype(object),
-            "row": rows["src_row"].astype("Int64"),
+            "agency": obj(rows["src_agency"].to_numpy(dtype=object)),
+            "file": obj(rows["src_file"].to_numpy(dtype=object)),
+            "sheet": obj(rows["src_sheet"].to_numpy(dtype=object)),
+            "row": rows["src_row"].astype("Int64").array,
             "field": field,
             "value": col(value),
             "related": col(related),
             "decision": "",
             "decision_note": "",
         },
-        index=idx,
+        index=index,
     )
-    return out.reset_index(drop=True)
+    return out
 
 
 def concat(frames: Iterable[pd.DataFrame]) -> pd.DataFrame:

@@ -164,3 +164,41 @@ def test_small_vocabularies_status_per_distinct_value():
     assert coded["value"].tolist()[:5] == ["export", pd.NA, pd.NA, "import", "export"]
     assert coded["status"].tolist()[:5] == ["ok", "blank", "invalid", "ok", "ok"]
     assert coded.index.equals(s.index)
+
+
+def test_resolvers_categorical_statuses_same_texts():
+    from att_report.normalise import categories, countries, currency
+
+    s = pd.Series(["Germany", "Frnace", None, "Various", "DEU", "", "Germany"] * 20, dtype="string")
+    cases = [
+        (countries.resolve_countries, s),
+        (countries.resolve_country_list, pd.Series(["Germany; Frnace", None, "EU", "FRA;DEU"] * 20, dtype="string")),
+        (categories.resolve_categories, pd.Series(["IV.a", "4", None, "tanks", "zz"] * 20, dtype="string")),
+        (categories.hs_lookup, pd.Series(["9301.10", None, "9303", "12"] * 20, dtype="string")),
+        (currency.resolve_currencies, pd.Series(["usd", "$", None, "EURO", "xx"] * 20, dtype="string")),
+    ]
+    for func, values in cases:
+        plain, coded = func(values), func(values, categorical=True)
+        assert list(plain.columns) == list(coded.columns)
+        for name in plain.columns:
+            if isinstance(coded[name].dtype, pd.CategoricalDtype):
+                assert coded[name].astype("string").equals(plain[name].astype("string")), name
+            else:
+                pd.testing.assert_series_equal(coded[name], plain[name])
+        assert isinstance(coded["status" if "status" in coded else "candidates"].dtype, pd.CategoricalDtype)
+
+
+def test_settings_per_agency_parse_each_row_with_its_agency_setting():
+    from att_report.normalise.canonical import _by_setting
+    from att_report.normalise.dates import parse_dates
+
+    text = pd.Series(["03/04/2024", "2024-05-06", "03/04/2024", None, "13/01/2024", "03/04/2024"], dtype="string")
+    which = np.array([0, 1, 2, 0, 1, 3])
+    orders = ["DMY", "MDY", "DMY", None]  # agencies 0 and 2 share a setting; 3: none
+    got = _by_setting(text, which, orders, parse_dates)
+    want = pd.concat([parse_dates(text.iloc[[0, 2, 3]], "DMY"), parse_dates(text.iloc[[1, 4]], "MDY"),
+                      parse_dates(text.iloc[[5]], None)]).reindex(text.index)
+    pd.testing.assert_frame_equal(got, want)
+    assert got["date"].tolist()[0] == pd.Timestamp("2024-04-03") and got["status"].tolist()[5] == "ambiguous"
+    one = _by_setting(text, np.zeros(len(text), dtype=int), ["DMY"], parse_dates)
+    pd.testing.assert_frame_equal(one, parse_dates(text, "DMY"))

@@ -119,3 +119,21 @@ def test_may_fail_with_an_all_blank_text_column():
     assert mask is not None and mask.sum() >= 50  # every row fails on currency
     ctx = RuleContext(config=SimpleNamespace(year=2024))
     pd.testing.assert_frame_equal(rule_canonical_schema(records, ctx), _reference(records, 2024))
+
+
+def test_blank_check_matches_strip_for_every_character():
+    # arrow's utf8_is_space must agree with the strip pandas runs (utf8_trim_whitespace) on every character
+    chars = [chr(c) for c in range(0x110000) if not 0xD800 <= c <= 0xDFFF]
+    values = chars + ["", "  ", " a ", "\u3000\u00a0", "a", None]
+    for s in (pd.Series(values, dtype="string"), pd.Series(values, dtype="str"), pd.Series(values, dtype=object)):
+        want = s.astype("string").str.strip().fillna("").eq("")
+        got = intake_rules._blank(s)
+        assert got.tolist() == want.tolist()
+        assert got.index.equals(s.index)
+
+
+def test_longer_than_counts_characters_not_bytes():
+    values = ["a" * 10, "é" * 10, "é" * 6, "ab", None, "x" * 11]
+    for s in (pd.Series(values, dtype="string"), pd.Series(values, dtype="str"), pd.Series(values, dtype=object)):
+        want = (s.astype("string").str.len() > 10).fillna(False)
+        assert intake_rules._longer_than(s, 10).tolist() == want.tolist()

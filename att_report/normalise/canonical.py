@@ -120,27 +120,58 @@ def _coded(text: pd.Series, mapping: dict[str, str]) -> pd.DataFrame:
     row by row before (benchmark, issue 7).
     """
     value = text.str.casefold().map(mapping).astype("string")
-    status = np.where(text.isna(), "blank", np.where(value.isna(), "invalid", "ok"))
+    which = np.where(text.isna(), 0, np.where(value.isna(), 1, 2))
+    # a categorical status: spread to every row as small codes, not strings
+    status = pd.Categorical.from_codes(which, categories=pd.Index(_STATUSES, dtype="string"))
     return pd.DataFrame({"value": value, "status": status}, index=text.index)
 
 
-def _settings_by_row(raw: pd.DataFrame, agencies: dict[str, AgencyConfig], profiles: dict[str, Profile | None],
-                     key: str) -> pd.Series:
-    values = {}
-    for name, agency in agencies.items():
-        profile = profiles.get(name)
-        values[name] = (getattr(profile, key, None) if profile else None) or getattr(agency, key)
-    # object: a setting may be None; few agencies, so map the distinct names only
-    return per_unique(raw["src_agency"], lambda names: names.astype(object).map(values))
+_STATUSES = ("blank", "invalid", "ok")
 
 
-def _by_setting(raw: pd.DataFrame, setting: pd.Series, func, column: str) -> pd.DataFrame:
-    """Apply func(series, setting_value) per distinct setting (agencies differ)."""
-    pieces = []
-    for value in setting.fillna("<none>").unique():
-        mask = setting.fillna("<none>") == value
-        pieces.append(func(raw.loc[mask, column], None if value == "<none>" else value))
-    return pd.concat(pieces).reindex(raw.index) if pieces else func(raw[column], None)
+class _Agencies:
+    """Each row's agency as a small integer code: src_agency is hashed once for every setting."""
+
+    def __init__(self, raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
+                 profiles: dict[str, Profile | None]):
+        codes, names = pd.factorize(raw["src_agency"])  # a missing agency -> -1
+        self.codes = codes
+        self.names = [str(n) for n in names]
+        self.agencies = agencies
+        self.profiles = profiles
+
+    def setting(self, key: str, default: str | None = None) -> tuple[np.ndarray, list[str | None]]:
+        """(per-row index into values, values): the agency's (or its profile's) setting, else `default`."""
+        values: list[str | None] = []
+        for name in self.names:
+            agency, profile = self.agencies.get(name), self.profiles.get(name)
+            value = (getattr(profile, key, None) if profile else None) or (getattr(agency, key) if agency else None)
+            values.append(default if value is None else value)
+        values.append(default)  # rows without an agency
+        return np.where(self.codes < 0, len(values) - 1, self.codes), values
+
+
+def _by_setting(series: pd.Series, which: np.ndarray, values: list[str | None], func) -> pd.DataFrame:
+    """Apply func(series, setting) once per distinct setting (agencies differ); rows keep their order."""
+    distinct: dict[str | None, list[int]] = {}
+    # settings in the order their first row appears; agencies sharing a setting are parsed together
+    present = np.flatnonzero(np.bincount(which, minlength=len(values)))
+    first = {int(k): int(np.argmax(which == k)) for k in present}
+    for k in sorted(present, key=lambda k: first[int(k)]):
+        distinct.setdefault(values[k], []).append(int(k))
+    if len(distinct) <= 1:
+        return func(series, next(iter(distinct), None))
+    pieces, positions = [], []
+    for value, ks in distinct.items():
+        at = np.flatnonzero(np.isin(which, ks))
+        positions.append(at)
+        pieces.append(func(series.iloc[at], value))
+    out = pd.concat(pieces)
+    back = np.empty(len(series), dtype=np.intp)
+    back[np.concatenate(positions)] = np.arange(len(series))
+    out = out.iloc[back]
+    out.index = series.index
+    return out
 
 
 def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
@@ -174,9 +205,10 @@ def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
     out["st_withheld"] = coded["status"]
 
     # dates, per agency date order
-    order = _settings_by_row(raw, agencies, profiles, "date_order")
+    by_agency = _Agencies(raw, agencies, profiles)
+    which, orders = by_agency.setting("date_order")
     for name in ("date", "valid_until"):
-        parsed = _by_setting(pd.DataFrame({name: cleaned[name]}), order, lambda s, o: parse_dates(s, o), name)
+        parsed = _by_setting(cleaned[name], which, orders, parse_dates)
         dates = parsed["date"].astype("datetime64[ns]")
         if "src_date1904" in raw:
             # a serial number typed in a 1904-system workbook counts from 1904-01-01
@@ -187,14 +219,14 @@ def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
         out[f"dt_{name}"] = parsed["detail"]
 
     # numbers, per agency decimal mark
-    decimal = _settings_by_row(raw, agencies, profiles, "decimal").fillna(".")
+    which, decimals = by_agency.setting("decimal", ".")
+    decimals = [*decimals, "."]
     for name in ("quantity", "value"):
         # cells stored as numbers in a workbook were written with "." by the reader
-        typed = (raw[f"typed_{name}"].fillna(False).astype(bool) if f"typed_{name}" in raw
-                 else pd.Series(False, index=raw.index))
-        field_decimal = decimal.mask(typed, ".")
-        parsed = _by_setting(pd.DataFrame({name: cleaned[name]}), field_decimal,
-                             lambda s, d: parse_numbers(s, d), name)
+        typed = (raw[f"typed_{name}"].fillna(False).to_numpy(dtype=bool) if f"typed_{name}" in raw
+                 else np.zeros(len(raw), dtype=bool))
+        field_which = np.where(typed, len(decimals) - 1, which)
+        parsed = _by_setting(cleaned[name], field_which, decimals, parse_numbers)
         out[f"num_{name}"] = parsed["number"]
         out[f"st_{name}"] = parsed["status"]
         out[f"digits_{name}"] = parsed["digits_changed"]
@@ -204,31 +236,35 @@ def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
     out["value"] = out["num_value"].astype("Float64")
 
     # countries
-    partner = countries.resolve_countries(cleaned["partner_state"])
+    # statuses and hints as categoricals: the intake rules only compare and quote them
+    partner = countries.resolve_countries(cleaned["partner_state"], categorical=True)
     out["partner_state"] = partner["code"].astype("string")
     out["st_partner_state"] = partner["status"]
     out["hint_partner_state"] = partner["hint"]
-    origin = countries.resolve_countries(cleaned["origin_state"])
+    origin = countries.resolve_countries(cleaned["origin_state"], categorical=True)
     out["origin_state"] = origin["code"].astype("string")
     out["st_origin_state"] = origin["status"]
     out["hint_origin_state"] = origin["hint"]
-    inter = countries.resolve_country_list(cleaned["intermediate_states"])
+    inter = countries.resolve_country_list(cleaned["intermediate_states"], categorical=True)
     out["intermediate_states"] = inter["codes"].astype("string")
     out["st_intermediate_states"] = inter["status"]
     out["hint_intermediate_states"] = inter["hint"]
     out["bad_intermediate_states"] = inter["bad"]
 
     # categories; a blank category may be suggested by an unambiguous HS code
-    cat = categories.resolve_categories(cleaned["category"])
-    hs_info = categories.hs_lookup(hs)
+    cat = categories.resolve_categories(cleaned["category"], categorical=True)
+    hs_info = categories.hs_lookup(hs, categorical=True)
     from_hs = cat["status"].eq("blank") & hs_info["unambiguous_code"].notna()
     out["category"] = cat["code"].astype("string").mask(from_hs, hs_info["unambiguous_code"])
-    out["st_category"] = cat["status"].mask(from_hs, "from-hs")
+    status = cat["status"]
+    if "from-hs" not in status.cat.categories:
+        status = status.cat.add_categories(["from-hs"])
+    out["st_category"] = status.mask(from_hs, "from-hs")
     out["hint_category"] = cat["hint"]
     out["hs_candidates"] = hs_info["candidates"]
     out["hs_out_of_scope"] = hs_info["out_of_scope"].astype("boolean")
 
-    cur = currency.resolve_currencies(cleaned["currency"])
+    cur = currency.resolve_currencies(cleaned["currency"], categorical=True)
     out["currency"] = cur["code"].astype("string")
     out["st_currency"] = cur["status"]
     out["hint_currency"] = cur["hint"]

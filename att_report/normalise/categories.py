@@ -455,14 +455,16 @@ def resolve_category(text: str | None) -> str | None:
     return None if text is None else _resolve_or_blank(str(text))[0]
 
 
-def resolve_categories(values: pd.Series) -> pd.DataFrame:
+def resolve_categories(values: pd.Series, *, categorical: bool = False) -> pd.DataFrame:
     """Resolve a column of categories as agencies write them.
 
     Returns a frame indexed like `values`: `code` (canonical code or NA),
     `status` ("ok", "blank", "unknown", "ambiguous") and `hint` (plain language:
-    what the ambiguity is, or a did-you-mean; NA when nothing to say).
+    what the ambiguity is, or a did-you-mean; NA when nothing to say); `categorical`:
+    status and hint as categoricals.
     """
-    return map_unique(values, _resolve_or_blank, ("code", "status", "hint"))
+    return map_unique(values, _resolve_or_blank, ("code", "status", "hint"),
+                      categorical=("status", "hint") if categorical else ())
 
 
 # --- HS crosswalk ---------------------------------------------------------------
@@ -484,13 +486,15 @@ def _hs_row(raw: str | None) -> tuple[str | None, str | None, bool, str | None]:
     return found.unambiguous, ";".join(found.candidates) or None, found.out_of_scope, found.heading
 
 
-def hs_lookup(hs: pd.Series) -> pd.DataFrame:
+def hs_lookup(hs: pd.Series, *, categorical: bool = False) -> pd.DataFrame:
     """Crosswalk customs HS codes to ATT categories (a cross-check, never the category).
 
     "9301.10", "930110" and "9301 10 00" are the same; the longest listed heading
     wins. Columns: `unambiguous_code` (the one category a heading can mean, or NA),
     `candidates` (codes joined by ";", NA for an unlisted or out-of-scope heading),
-    `out_of_scope` (boolean: ammunition, parts...) and `heading` (matched digits, or NA).
+    `out_of_scope` (boolean: ammunition, parts...) and `heading` (matched digits, or NA);
+    `categorical`: candidates and heading as categoricals.
     """
     return map_unique(hs, _hs_row, ("unambiguous_code", "candidates", "out_of_scope", "heading"),
-                      dtypes={"out_of_scope": "boolean"})
+                      dtypes={"out_of_scope": "boolean"},
+                      categorical=("candidates", "heading") if categorical else ())

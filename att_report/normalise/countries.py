@@ -285,13 +285,16 @@ def resolve_country(text: str | None) -> str | None:
     return _resolve_text(raw)[0]
 
 
-def map_unique(values: pd.Series, fn, fields: tuple[str, ...], dtypes: dict[str, str] | None = None) -> pd.DataFrame:
+def map_unique(values: pd.Series, fn, fields: tuple[str, ...], dtypes: dict[str, str] | None = None,
+               categorical: tuple[str, ...] = ()) -> pd.DataFrame:
     """Apply `fn(raw_text_or_None) -> tuple` once per distinct value of `values`.
 
     Shared by the normalise resolvers. Factorising is the only pass over every
     row; results are taken back from a small per-unique array, so the cost
     scales with the number of distinct spellings. Columns are "string" unless
-    `dtypes` says otherwise.
+    `dtypes` says otherwise; the `categorical` ones are categoricals of the
+    same texts (statuses and hints: small integer codes per row instead of a
+    million copied strings, and cheap status checks; benchmark, issue 7).
     """
     import numpy as np
 
@@ -299,10 +302,14 @@ def map_unique(values: pd.Series, fn, fields: tuple[str, ...], dtypes: dict[str,
     codes, uniques = pd.factorize(values, use_na_sentinel=True)
     table = [fn(_as_text(u)) for u in uniques] + [fn(None)]  # last slot: missing cells
     pos = np.where(codes < 0, len(table) - 1, codes)
-    data = {
-        name: pd.array([r[i] for r in table], dtype=dtypes.get(name, "string")).take(pos)
-        for i, name in enumerate(fields)
-    }
+    data = {}
+    for i, name in enumerate(fields):
+        column = pd.array([r[i] for r in table], dtype=dtypes.get(name, "string"))
+        if name in categorical:
+            per_value, texts = pd.factorize(column)  # NA -> -1: a missing category
+            data[name] = pd.Categorical.from_codes(per_value[pos], categories=texts)
+        else:
+            data[name] = column.take(pos)
     return pd.DataFrame(data, index=values.index)
 
 
@@ -310,13 +317,15 @@ def _resolve_or_blank(raw: str | None) -> tuple[str | None, str, str | None]:
     return (None, "blank", None) if raw is None else _resolve_text(raw)
 
 
-def resolve_countries(values: pd.Series) -> pd.DataFrame:
+def resolve_countries(values: pd.Series, *, categorical: bool = False) -> pd.DataFrame:
     """Resolve a column of countries.
 
     Returns a frame indexed like `values` with `code` (alpha-3 or NA), `status`
-    ("ok", "blank", "unknown", "vague") and `hint` (text or NA).
+    ("ok", "blank", "unknown", "vague") and `hint` (text or NA); `categorical`:
+    status and hint as categoricals.
     """
-    return map_unique(values, _resolve_or_blank, ("code", "status", "hint"))
+    return map_unique(values, _resolve_or_blank, ("code", "status", "hint"),
+                      categorical=("status", "hint") if categorical else ())
 
 
 _SPLIT_STRICT = re.compile(r"[;\n\r]+")
@@ -366,17 +375,18 @@ def _resolve_list_text(raw: str | None) -> tuple[str | None, str, str | None, st
     )
 
 
-def resolve_country_list(values: pd.Series, sep: str = ";") -> pd.DataFrame:
+def resolve_country_list(values: pd.Series, sep: str = ";", *, categorical: bool = False) -> pd.DataFrame:
     """Resolve a column of State lists (intermediate States), e.g. "Germany; France".
 
     Parts are split on `sep` (and new lines); a part that does not resolve whole
     is split again on "," "/" "&" "and". Columns: `codes` ("DEU;FRA" or NA),
     `status` ("ok", "blank", "unknown", "vague"), `bad` (unresolved parts joined
-    by "; ", or NA) and `hint`.
+    by "; ", or NA) and `hint`; `categorical`: status, bad and hint as categoricals.
     """
     if sep != ";":
         values = values.astype("string").str.replace(sep, ";", regex=False)
-    return map_unique(values, _resolve_list_text, ("codes", "status", "bad", "hint"))
+    return map_unique(values, _resolve_list_text, ("codes", "status", "bad", "hint"),
+                      categorical=("status", "bad", "hint") if categorical else ())
 
 
 def country_name(code: str) -> str:

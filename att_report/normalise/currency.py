@@ -163,13 +163,15 @@ def resolve_currency(text: str | None) -> str | None:
     return None if text is None else _resolve_or_blank(str(text))[0]
 
 
-def resolve_currencies(values: pd.Series) -> pd.DataFrame:
+def resolve_currencies(values: pd.Series, *, categorical: bool = False) -> pd.DataFrame:
     """Resolve a column of currencies.
 
     Returns a frame indexed like `values`: `code` (ISO 4217, uppercase, or NA),
-    `status` ("ok", "blank", "unknown", "ambiguous") and `hint` (text or NA).
+    `status` ("ok", "blank", "unknown", "ambiguous") and `hint` (text or NA);
+    `categorical`: status and hint as categoricals.
     """
-    return map_unique(values, _resolve_or_blank, ("code", "status", "hint"))
+    return map_unique(values, _resolve_or_blank, ("code", "status", "hint"),
+                      categorical=("status", "hint") if categorical else ())
 
 
 def currency_name(code: str) -> str:

@@ -108,12 +108,12 @@ def _why(other: dt.date | None, order: str) -> str:
 
 
 def parse_dates(series: pd.Series, order: str | None = None) -> pd.DataFrame:
-    """Parse a Series of date texts. Returns columns date (datetime64[ns]), status, detail."""
+    """Parse a Series of date texts. Returns columns date (datetime64[ns]), status, detail (categoricals)."""
     return per_unique(series.astype("string"), lambda s: _parse_dates(s, order))
 
 
 def _parse_dates(series: pd.Series, order: str | None = None) -> pd.DataFrame:
-    """Parse a Series of date texts. Returns columns date (datetime64[ns]), status, detail.
+    """Parse a Series of date texts. Returns columns date (datetime64[ns]), status, detail (categoricals).
 
     ISO text (what the reader makes of real Excel dates) goes through a fast
     vectorised path; the rest is parsed once per distinct value.
@@ -138,6 +138,7 @@ def _parse_dates(series: pd.Series, order: str | None = None) -> pd.DataFrame:
         detail.loc[rest] = sub.map(lambda u: parsed[u][2]).astype("string")
     status[blank] = BLANK
     out["date"] = date
-    out["status"] = status
-    out["detail"] = detail
+    # categoricals: per distinct value here, then spread to every row as small codes
+    out["status"] = status.astype("category")
+    out["detail"] = detail.astype("category")
     return out

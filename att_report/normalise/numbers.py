@@ -62,7 +62,7 @@ def parse_numbers(series: pd.Series, decimal: str = ".") -> pd.DataFrame:
 
 
 def _parse_numbers(series: pd.Series, decimal: str = ".") -> pd.DataFrame:
-    """Parse numbers as text. Returns columns number (Float64), status, digits_changed.
+    """Parse numbers as text. Returns columns number (Float64), status (categorical), digits_changed.
 
     `1,000.5` and `1 000,5` (with decimal ",") are understood; a lone comma in
     `1,5` when the decimal mark is "." is invalid (ambiguous), never a guess.
@@ -100,6 +100,8 @@ def _parse_numbers(series: pd.Series, decimal: str = ".") -> pd.DataFrame:
     finite = number.notna() & np.isfinite(number.fillna(0).astype(float))
     # blank, else ok when finite, else invalid: one take from the three words
     which = np.where(blank.to_numpy(dtype=bool), 2, np.where(finite.to_numpy(dtype=bool), 0, 1))
-    status = pd.Series(pd.array([OK, INVALID, BLANK], dtype="string").take(which), index=series.index)
+    # categorical: a million statuses are small codes, spread and compared cheaply
+    status = pd.Series(pd.Categorical.from_codes(which, categories=pd.Index([OK, INVALID, BLANK], dtype="string")),
+                       index=series.index)
     number = number.where(finite)
     return pd.DataFrame({"number": number, "status": status, "digits_changed": digits_changed & ~blank})

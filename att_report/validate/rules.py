@@ -48,6 +48,44 @@ def _rows(records: pd.DataFrame, mask: pd.Series) -> pd.DataFrame:
     return records[[c for c in _EMIT_COLUMNS if c in records]][mask]
 
 
+def _arrow_text(series: pd.Series):
+    """The pyarrow array behind an arrow-backed text column, else None."""
+    if isinstance(series.dtype, pd.StringDtype) and series.dtype.storage == "pyarrow":
+        return getattr(series.array, "_pa_array", None)
+    return None
+
+
+def _blank(text: pd.Series) -> pd.Series:
+    """text.astype("string").str.strip().fillna("").eq(""): missing, empty or only whitespace.
+
+    On an arrow column without building the stripped copy (pandas strips
+    with arrow's utf8_trim_whitespace, which uses the same whitespace as
+    utf8_is_space; tests/test_validate_fast.py checks every character).
+    """
+    arr = _arrow_text(text)
+    if arr is None:
+        return text.astype("string").str.strip().fillna("").eq("")
+    import pyarrow.compute as pc
+
+    blank = pc.or_kleene(pc.or_(pc.utf8_is_space(arr), pc.equal(pc.utf8_length(arr), 0)), pc.is_null(arr))
+    return pd.Series(blank.fill_null(True).to_numpy(zero_copy_only=False), index=text.index)
+
+
+def _longer_than(text: pd.Series, limit: int) -> pd.Series:
+    """(text.astype("string").str.len() > limit).fillna(False), counting characters only where bytes exceed it."""
+    arr = _arrow_text(text)
+    if arr is None:
+        return (text.astype("string").str.len() > limit).fillna(False)
+    import pyarrow.compute as pc
+
+    # a character takes at least one byte: only texts of more than `limit` bytes may be too long
+    maybe = pc.greater(pc.binary_length(arr), limit).fill_null(False).to_numpy(zero_copy_only=False)
+    out = pd.Series(maybe, index=text.index)
+    if maybe.any():
+        out[maybe] = (text[maybe].str.len() > limit).fillna(False).to_numpy(dtype=bool)
+    return out
+
+
 def _sentence(hints: pd.Series) -> pd.Series:
     """Hints as sentences: capitalised, ending with a full stop ("" when none)."""
     h = hints.astype("string").str.strip().fillna("")
@@ -76,7 +114,7 @@ def rule_required_missing(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFra
     """
     out = []
     for name in REQUIRED:
-        blank = _raw(records, name).astype("string").str.strip().fillna("").eq("")
+        blank = _blank(_raw(records, name))
         if blank.any():
             out.append(emit(_rows(records, blank), "required-missing",
                             f"'{name}' is required but blank. Fill it in (see the Instructions sheet).", field=name))
@@ -362,9 +400,9 @@ def rule_text_too_long(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     """
     out = []
     for name in ("record_id", "licence_no", "description", "end_user", "comments", "hs_code"):
-        raw = _raw(records, name).astype("string")
-        bad = (raw.str.len() > EXCEL_CELL_LIMIT).fillna(False)
+        bad = _longer_than(_raw(records, name), EXCEL_CELL_LIMIT)
         if bad.any():
+            raw = _raw(records, name).astype("string")
             out.append(emit(_rows(records, bad), "text-too-long",
                             f"'{name}' has " + raw[bad].str.len().astype("string") + " characters; a spreadsheet "
                             f"cell holds at most {EXCEL_CELL_LIMIT:,}. Shorten it.", field=name,
