@@ -61,13 +61,6 @@ def load_profiles(config: Config) -> dict[str, Profile | None]:
     return {a.name: load_profile(config.root, a.profile) if a.profile else None for a in config.agencies}
 
 
-def read_agency_file(path: Path, agency, rel: str, profile: Profile | None, config: Config) -> FileRead:
-    """Read one untrusted file: preflight checks, then the reader (contained where needed)."""
-    from att_report.intake.untrusted import read_untrusted
-
-    return read_untrusted(path, agency, rel, profile=profile, limits=config.limits)
-
-
 def read_agency_files(jobs: list[tuple[Path, object, str]], profiles: dict[str, Profile | None], config: Config,
                       done: Callable[[str, FileRead], None] | None = None) -> list[FileRead]:
     """Read every (path, agency, rel) in `jobs`; results in the same order.

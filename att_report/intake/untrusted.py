@@ -41,8 +41,8 @@ HEAD_ROWS = HEADER_SCAN_ROWS + 2
 #: Workbooks whose sheet XML is at least this large (uncompressed) are read in a
 #: contained worker while this process scans the XML: two cores instead of one
 #: for the two slowest steps of intake (measured: 1M rows, 780 MB of XML, the
-#: read stage goes from ~28 s to ~17 s). Smaller files are not worth the worker's
-#: start-up and the frame's trip back.
+#: read stage went from ~28 s to the plain read's ~18 s). Smaller files are not
+#: worth the worker's start-up and the tables' trip back.
 PARALLEL_SHEET_BYTES = 48 * 1024 * 1024
 
 
