@@ -305,15 +305,7 @@ def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 
     Arrow factorises the strings; only the distinct texts are sorted.
     """
-    codes, uniques = pd.factorize(values.array, use_na_sentinel=True)
-    texts = np.asarray(uniques.astype(object) if len(uniques) else [], dtype=object)
-    if (codes < 0).any():
-        blank = np.flatnonzero(texts == "")
-        if len(blank):
-            codes = np.where(codes < 0, blank[0], codes)
-        else:
-            texts = np.append(texts, "")
-            codes = np.where(codes < 0, len(texts) - 1, codes)
+    codes, texts = _text_codes(values)
     order = np.argsort(texts, kind="stable")
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
