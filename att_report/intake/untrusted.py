@@ -65,8 +65,13 @@ def begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile |
         refused = _refused(path, agency, rel, pre)
         return lambda: refused
     kind = pre.kind if pre.kind in ("xlsx", "xlsm", "ods", "csv", "text") else None
+    spill = None
     if worker and pre.pending and pre.sheet_bytes >= PARALLEL_SHEET_BYTES:
-        spill = Path(tempfile.mkdtemp(prefix="att-report-read-"))
+        try:
+            spill = Path(tempfile.mkdtemp(prefix="att-report-read-"))
+        except OSError:  # no usable temporary folder: read here, as for a small file
+            spill = None
+    if spill is not None:
         job = safety.start_contained(read_for_transfer, path, agency, rel, spill, profile=profile, kind=kind,
                                      limits=limits)
 
@@ -175,10 +180,14 @@ def read_for_transfer(path: Path, agency: AgencyConfig, rel: str, spill: Path, *
         arrays = [pa.array(data.iloc[:, j].array) for j in range(data.shape[1])]
         names = [f"c{j}" for j in range(data.shape[1])]
         target = spill / f"table{i}.arrow"
-        with pa.OSFile(str(target), "wb") as sink:
-            batch = pa.Table.from_arrays(arrays, names=names) if arrays else pa.table({})
-            with pa.ipc.new_file(sink, batch.schema) as writer:
-                writer.write_table(batch)
+        try:
+            with pa.OSFile(str(target), "wb") as sink:
+                batch = pa.Table.from_arrays(arrays, names=names) if arrays else pa.table({})
+                with pa.ipc.new_file(sink, batch.schema) as writer:
+                    writer.write_table(batch)
+        except OSError:  # e.g. a full temporary folder: the table goes back through the pipe
+            target.unlink(missing_ok=True)
+            continue
         table.data = _Spilled(path=str(target), columns=list(data.columns), rows=len(data),
                               dtypes=[str(d) for d in data.dtypes])
     return result

@@ -225,3 +225,27 @@ def test_the_workers_table_files_are_removed_after_the_read(corpus, monkeypatch,
     read, calls = _read(case.path, True, monkeypatch)
     assert calls and read.tables and all(str(d) == "string" for d in read.tables[0].data.dtypes)
     assert list(spill_root.iterdir()) == []
+
+
+def test_tables_go_back_through_the_pipe_when_the_spill_folder_cannot_be_written(corpus, tmp_path):
+    case = next(c for c in corpus if c.name == "identifiers-as-numbers")
+    missing = tmp_path / "no-such-folder"
+    read = untrusted.read_for_transfer(case.path, _agency(), case.path.name, missing, kind="xlsx")
+    assert read.tables and isinstance(read.tables[0].data, pd.DataFrame)
+    spilled = untrusted.read_for_transfer(case.path, _agency(), case.path.name, tmp_path, kind="xlsx")
+    assert not isinstance(spilled.tables[0].data, pd.DataFrame)
+    untrusted._receive_tables(spilled)
+    pd.testing.assert_frame_equal(spilled.tables[0].data, read.tables[0].data)
+
+
+def test_no_temporary_folder_means_the_large_file_is_read_here(corpus, monkeypatch):
+    import tempfile
+
+    def no_temp(*args, **kwargs):
+        raise OSError("read-only file system")
+
+    case = next(c for c in corpus if c.name == "identifiers-as-numbers")
+    serial, _ = _read(case.path, False, monkeypatch)
+    monkeypatch.setattr(tempfile, "mkdtemp", no_temp)
+    parallel, calls = _read(case.path, True, monkeypatch)
+    assert calls == [] and _facts(parallel) == _facts(serial)
