@@ -59,12 +59,13 @@ def test_combine_text_matches_reference(seed, shuffle):
     assert str(got.dtype) == "string"
 
 
-def test_group_ids_match_groupby_ngroup():
+def test_combined_ids_match_groupby_ngroup():
     rows = _rows(500, 4)
     keys = ["line_id", "src_agency", "src_file", "src_sheet"]
     frame = rows[keys].fillna("")
     expected = frame.groupby(keys, sort=False, dropna=False).ngroup().to_numpy()
-    np.testing.assert_array_equal(L._group_ids(frame, keys), expected)
+    codes = [pd.factorize(frame[key].array, use_na_sentinel=False)[0] for key in keys]
+    np.testing.assert_array_equal(L._combined_ids(codes), expected)
 
 
 def _t(value) -> str:

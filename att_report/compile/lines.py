@@ -152,11 +152,6 @@ def _text_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype("int64", copy=False), texts
 
 
-def _group_ids(frame: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    """frame.groupby(keys, sort=False, dropna=False).ngroup(), from factorised integer codes."""
-    return _combined_ids([pd.factorize(frame[key].array, use_na_sentinel=False)[0] for key in keys])
-
-
 def _combined_ids(all_codes: list[np.ndarray]) -> np.ndarray:
     """Ids of the distinct combinations of several code columns, in order of first appearance
     (groupby(keys, sort=False).ngroup())."""
