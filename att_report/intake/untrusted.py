@@ -131,13 +131,13 @@ def _finish_beside_scan(job: "safety.ContainedJob", path: Path, agency: AgencyCo
     the scan refuses the file or a sheet, the worker's read is discarded
     (None: the caller reads again, skipping the refused sheets, exactly as for
     a small file); so it is when the worker failed on a file the scan found
-    honest (the caller reads it in-process, as before workers). While the worker still reads, the header found in the
-    sheet's first rows says which columns hold identifiers, and their
-    number-typed cells are looked up here: `numeric[sheet] = (letters, cells)`.
+    honest (the caller reads it in-process, as before workers). While the
+    worker still reads, the header found in the sheet's first rows says which
+    columns hold identifiers, and their number-typed cells are collected in
+    the scan's pass: `numeric[sheet] = (letters, cells)`.
     """
     try:
-        decimal = (profile.decimal if profile and profile.decimal else None) or agency.decimal
-        wanted = ID_FIELDS + (NUMBER_FIELDS if decimal == "," else ())
+        wanted = ID_FIELDS + (NUMBER_FIELDS if _decimal(profile, agency) == "," else ())
         letters: dict[str, frozenset[str]] = {}
         for name in pre.sheets:
             head = safety.head_cells(path, name, HEAD_ROWS if not (profile and profile.header_row)
@@ -146,8 +146,7 @@ def _finish_beside_scan(job: "safety.ContainedJob", path: Path, agency: AgencyCo
             letters[name] = frozenset(fields[f] for f in wanted if f in fields)
         safety.complete_preflight(path, pre, limits, agency=agency.name, rel_file=rel, numeric_letters=letters)
         if pre.refuse or any(scan.refuse for scan in pre.sheets.values()):
-            job.cancel()
-            return None
+            return None  # the worker is stopped on the way out
         for name, scan in pre.sheets.items():
             if scan.numeric is not None:
                 numeric[name] = (letters[name], scan.numeric)
@@ -260,7 +259,7 @@ def _attach_sheet_facts(path: Path, table: RawTable, pre, agency: AgencyConfig, 
         header = table.field_columns.get(name)
         if header and table.data[header].str.strip().str.fullmatch(_LOOKS_NUMERIC, na=False).any():
             id_letters[table.column_letters[header]] = name
-    decimal = (profile.decimal if profile and profile.decimal else None) or agency.decimal
+    decimal = _decimal(profile, agency)
     number_letters = {}
     if decimal == ",":
         # numbers typed as numbers are not text: the decimal-comma setting must not touch them
@@ -296,3 +295,8 @@ def _attach_sheet_facts(path: Path, table: RawTable, pre, agency: AgencyConfig, 
     problems = [p for p in problems if p is not None and not p.empty]
     if problems:
         table.cell_problems = pd.concat(problems, ignore_index=True)
+
+
+def _decimal(profile: Profile | None, agency: AgencyConfig) -> str:
+    """The decimal separator of this file's text numbers: the profile's, else the agency's."""
+    return (profile.decimal if profile and profile.decimal else None) or agency.decimal
