@@ -13,7 +13,8 @@ import pyarrow.compute as pc
 from att_report import findings as fnd
 from att_report.compile import rules as _rules  # noqa: F401  (registers the compile rules)
 from att_report.compile.lines import (
-    Work, build_lines, compress_sources, convert_values, dispositions, report_currency, table_bases,
+    LINE_KEY_COLUMNS, Work, _also_from, _empty_sources, _row_numbers, build_lines, compress_sources, convert_values, dispositions,
+    report_currency, table_bases, text_codes_at,
 )
 from att_report.compile.model import (
     LINE_COLUMNS, SOURCE_COLUMNS, CompileResult, Cover, ReportModel, Section, TableModel,
@@ -27,32 +28,36 @@ __all__ = [
 ]
 
 
-#: Record columns the reported rows carry through compile: provenance and record_id (sources,
-#: findings), the line keys, amounts and texts, and reconciliation's `also_from`.
-ROW_COLUMNS = (
-    "row_uid", "src_agency", "src_file", "src_sheet", "src_row", "record_id", "flow", "basis", "date",
-    "partner_state", "origin_state", "intermediate_states", "category", "quantity", "value", "currency",
-    "description", "comments", "also_from",
-)
+#: Record columns the reported rows carry through compile as values (amounts, order, currency);
+#: the text keys, provenance and texts travel as integer codes (lines.text_codes_at) and the
+#: rules take a finding's provenance from the records (Work.positions).
+ROW_COLUMNS = ("row_uid", "date", "quantity", "value", "currency")
 
 
-def _set_dispositions(recs: pd.DataFrame, reported: pd.Series, held: pd.Series, reference: pd.Series,
-                      line_of_row: pd.Series) -> tuple[pd.Series, pd.Series]:
-    """The disposition and disposition_ref columns after compile (see compile_report)."""
+def _set_dispositions(recs: pd.DataFrame, reported: np.ndarray, held: np.ndarray, reference: np.ndarray,
+                      line_ids: pa.Array) -> tuple[pd.Series, pd.Series]:
+    """The disposition and disposition_ref columns after compile (see compile_report).
+
+    `line_ids`: the line id of each reported row, in record order."""
     disp = pa.array(recs["disposition"].astype("string").fillna("").array)
     ref = pa.array(recs["disposition_ref"].astype("string").fillna("").array)
-    reported_m, held_m = reported.to_numpy(dtype=bool), held.to_numpy(dtype=bool)
-    for mask, label in ((reported_m, "reported"), (held_m, "withheld"), (reference.to_numpy(dtype=bool), "reference")):
+    for mask, label in ((reported, "reported"), (held, "withheld"), (reference, "reference")):
         disp = pc.if_else(pa.array(mask), pa.scalar(label), disp)
-    # line ids of the reported rows, in record order (rows = records[reported])
-    line_ids = pa.array(line_of_row.astype("string").fillna("").array) if reported_m.any() else pa.array([], pa.string())
-    ref = pc.replace_with_mask(ref, pa.array(reported_m), line_ids.cast(ref.type))
-    ref = pc.if_else(pa.array(held_m), pa.scalar("Art. 13(3)"), ref)
+    ref = pc.replace_with_mask(ref, pa.array(reported), line_ids.cast(ref.type))
+    ref = pc.if_else(pa.array(held), pa.scalar("Art. 13(3)"), ref)
     valid = recs["valid"].astype("boolean").fillna(False).to_numpy(dtype=bool)
     invalid_open = np.asarray(pc.equal(disp, ""), dtype=bool) & ~valid
     disp = pc.if_else(pa.array(invalid_open), pa.scalar("invalid"), disp)
     return (pd.Series(pd.array(disp, dtype="string"), index=recs.index),
             pd.Series(pd.array(ref, dtype="string"), index=recs.index))
+
+
+def _also_from_rows(recs: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
+    """Which reported rows (positions into `positions`) carry merged duplicates' provenance."""
+    if "also_from" not in recs:
+        return np.zeros(len(positions), dtype=bool)
+    has = pc.fill_null(pc.not_equal(pa.array(recs["also_from"].astype("string").array), ""), False)
+    return np.asarray(has, dtype=bool)[positions]
 
 
 def compile_report(records: pd.DataFrame, config, *, draft: bool = False,
@@ -72,24 +77,31 @@ def compile_report(records: pd.DataFrame, config, *, draft: bool = False,
     # copy-on-write: a shallow copy shares the columns until compile sets its two
     # (a deep copy of a million-row frame costs a second and its size in memory)
     recs = records.copy(deep=False)
-    reported, held, reference, outside = dispositions(recs, config)
+    # the text keys coded once over every record (dispositions and each table use flow and basis)
+    coded = {key: text_codes_at(recs[col], None) for key, col in LINE_KEY_COLUMNS.items()}
+    reported, held, reference, outside = dispositions(recs, config, coded)
+    reported_m, held_m = reported.to_numpy(dtype=bool), held.to_numpy(dtype=bool)
+    positions = np.flatnonzero(reported_m)
 
-    # the reported rows with the record columns compile uses (never the stages' helper columns;
-    # copying the other ten of a million rows cost a tenth of a second)
-    keep = [c for c in recs.columns if c in ROW_COLUMNS]
-    rows = recs.loc[reported, keep]
+    # the reported rows: a few value columns copied; every text column as codes taken at the rows
+    # (copying a million rows' strings, then factorising them again, cost most of compile)
+    rows = recs[list(ROW_COLUMNS)].take(positions)
+    at = {key: (codes[positions], texts) for key, (codes, texts) in coded.items()}
+    for key in ("description", "comments"):
+        at[key] = text_codes_at(recs[key], positions)
     currency, candidates = report_currency(rows, config)
     value_rc, value_bad = convert_values(rows, currency, config.rates)
     rows = rows.assign(value_rc=value_rc, value_bad=value_bad)
-    lines, line_of_row = build_lines(rows, config, tpl.category_order)
-    rows = rows.assign(line_id=line_of_row)
+    lines, line_pos = build_lines(rows, config, tpl.category_order, at)
+    line_ids = pa.array(lines["line_id"].astype("string").array).take(pa.array(line_pos))
 
     # dispositions, only on rows that were open (set in Arrow: masking a million strings
     # in pandas took a third of a second per mask)
-    recs["disposition"], recs["disposition_ref"] = _set_dispositions(recs, reported, held, reference,
-                                                                      line_of_row)
+    recs["disposition"], recs["disposition_ref"] = _set_dispositions(
+        recs, reported_m, held_m, reference.to_numpy(dtype=bool), line_ids)
 
-    flows_with_held = set(recs.loc[held, "flow"].astype("string").dropna())
+    flow_codes, flow_texts = coded["flow"]
+    flows_with_held = set(flow_texts[np.unique(flow_codes[held_m])]) - {""}
     sections: dict[str, tuple[Section, ...]] = {}
     for key, flow in (("exports", "export"), ("imports", "import")):
         secs = []
@@ -101,8 +113,11 @@ def compile_report(records: pd.DataFrame, config, *, draft: bool = False,
         flow for key, flow in (("exports", "export"), ("imports", "import"))
         if flow in flows_with_held and not any(s.line_count for s in sections[key])
     )
+    for key, col in (("agency", "src_agency"), ("file", "src_file"), ("sheet", "src_sheet")):
+        at[key] = text_codes_at(recs[col], positions)
     work = Work(rows=rows, lines=lines, currency=currency, currency_candidates=candidates,
-                withheld=held, outside_year=outside, nil_withheld=nil_withheld)
+                withheld=held, outside_year=outside, nil_withheld=nil_withheld, positions=positions,
+                line_pos=line_pos, codes=at)
     ctx = RuleContext(config=config, extra={"compile": work, "category_codes": [c.code for c in tpl.categories]})
     findings = fnd.sort_frame(run_rules("compile", recs, ctx))
 
@@ -111,11 +126,14 @@ def compile_report(records: pd.DataFrame, config, *, draft: bool = False,
         return TableModel(
             key=key, flow=flow, basis=tc.basis, measure=tc.measure, aggregate=tc.aggregate,
             definition=tc.definition, sections=sections[key],
-            withheld_rows=int((held & recs["flow"].astype("string").eq(flow).fillna(False)).sum()),
+            withheld_rows=int(np.isin(flow_codes[held_m], np.flatnonzero(flow_texts == flow)).sum()),
         )
 
     exports, imports = table_model("exports", "export"), table_model("imports", "import")
-    seen = rows.loc[rows["value"].notna() & ~rows["value_bad"], "currency"].astype("string").fillna("")
+    # the currencies converted: cleaned once per distinct text of the rows with a converted value
+    with_value = (rows["value"].notna() & ~rows["value_bad"]).to_numpy(dtype=bool)
+    cur_codes, cur_texts = pd.factorize(rows["currency"].astype("string").fillna("").array, use_na_sentinel=False)
+    seen = pd.Series(cur_texts[np.unique(cur_codes[with_value])], dtype="string")
     converted = sorted({c for c in seen.str.strip().str.upper().unique() if c and c != currency})
     rates_used = tuple((c, float(config.rates[c])) for c in converted)
     notes = tuple(
@@ -139,7 +157,19 @@ def compile_report(records: pd.DataFrame, config, *, draft: bool = False,
         currency=currency, currency_notes=notes, draft=bool(draft or has_error),
         template_version=tpl.version,
     )
-    sources = compress_sources(rows) if config.sources_sheet else compress_sources(rows.iloc[0:0])
+    if config.sources_sheet:
+        has_also = _also_from_rows(recs, positions)
+        also = _also_from(pd.DataFrame({
+            "line_id": pa.array(lines["line_id"].astype("string").array).take(pa.array(line_pos[has_also])),
+            "also_from": recs["also_from"].take(positions[has_also]).array,
+        })) if "also_from" in recs else None
+        sources = compress_sources(rows, {
+            "line_id": (line_pos, lines["line_id"].to_numpy(dtype=object)),
+            "agency": at["agency"], "file": at["file"], "sheet": at["sheet"],
+            "row": _row_numbers(recs["src_row"].take(positions)),
+        }, also)
+    else:
+        sources = _empty_sources()
     model = ReportModel(
         cover=cover, exports=exports, imports=imports, currency=currency, rates_used=rates_used,
         national_definitions=config.national_definitions, sources=sources,

@@ -37,31 +37,42 @@ def _text(series: pd.Series) -> pd.Series:
 @dataclass(frozen=True, eq=False)
 class Work:
     """Intermediate products the compile rules look at."""
-    rows: pd.DataFrame  # reported rows: provenance, keys, value_rc, value_bad, line_id
+    rows: pd.DataFrame  # reported rows: compile.ROW_COLUMNS, value_rc, value_bad
     lines: pd.DataFrame  # every line: table flow, basis, LINE_COLUMNS, first_row (position in rows)
     currency: str
     currency_candidates: tuple[str, ...]  # currencies seen when none was configured
     withheld: pd.Series  # bool mask over records
     outside_year: pd.Series  # bool mask: rows of a reported basis dated outside the year
     nil_withheld: tuple[str, ...]  # flows with no lines but withheld rows
+    positions: np.ndarray  # each reported row's position in the records (provenance for findings)
+    line_pos: np.ndarray  # each reported row's line (position in `lines`)
+    codes: dict  # the reported rows' text columns as (codes, texts) (text_codes_at), e.g. "agency", "file"
 
 
-def dispositions(records: pd.DataFrame, config) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
+def dispositions(records: pd.DataFrame, config, coded: dict | None = None
+                 ) -> tuple[pd.Series, pd.Series, pd.Series, pd.Series]:
     """Masks of open rows that are reported, withheld, reference; and rows dated outside the year.
 
     Only rows with disposition "" are decided; invalid, merged and excluded
     rows keep theirs. A row of a basis the table does not report, or dated
     outside the reporting year, is reference (it served reconciliation).
+    `coded`: (codes, texts) of "flow" and "basis" over the records (text_codes_at), when the
+    caller has them.
     """
     disp = records["disposition"].astype("string").fillna("")
     open_ = disp.eq("")
     valid = records["valid"].astype("boolean").fillna(False).astype(bool)
-    flow = _text(records["flow"])
-    basis = _text(records["basis"])
-    used = pd.Series(False, index=records.index)
+    (flow_codes, flow_texts), (basis_codes, basis_texts) = (
+        (coded["flow"], coded["basis"]) if coded is not None
+        else (_text_codes(records["flow"]), _text_codes(records["basis"])))
+    # per distinct (flow, basis) pair whether a table reports it, then per row
+    used_pair = np.zeros((len(flow_texts), len(basis_texts)), dtype=bool)
     for flow_name in ("export", "import"):
         bases = table_bases(config.table(flow_name).basis)
-        used |= flow.eq(flow_name) & basis.isin(bases)
+        is_flow = np.array([t == flow_name for t in flow_texts], dtype=bool)
+        is_basis = np.array([t in bases for t in basis_texts], dtype=bool)
+        used_pair[np.ix_(is_flow, is_basis)] = True
+    used = pd.Series(used_pair[flow_codes, basis_codes], index=records.index)
     in_year = records["date"].dt.year.eq(config.year).fillna(False).astype(bool)
     candidate = open_ & valid & used & in_year
     withheld = records["withheld"].astype("boolean").fillna(False).astype(bool)
@@ -108,14 +119,21 @@ def convert_values(rows: pd.DataFrame, currency: str, rates: dict[str, float]) -
     return converted.mask(bad, pd.NA).astype("Float64"), bad.fillna(False).astype(bool)
 
 
-def _combine_text(rows: pd.DataFrame, group: pd.Series, column: str) -> pd.Series:
+def _combine_text(rows: pd.DataFrame, group: pd.Series, column: str,
+                  coded: tuple[np.ndarray, np.ndarray] | None = None) -> pd.Series:
     """Per group, the distinct non-blank texts in row order, joined with '; '.
 
     Works on integer codes (factorised texts, group ids, row_uid) and joins in
     Arrow: sorting a million-row frame of strings took most of build_lines.
+    `coded`: the column's (codes, texts) as _text_codes gives them, when the
+    caller has them (then `rows` need not hold the column).
     """
-    codes, uniques = pd.factorize(rows[column].astype("string").array, use_na_sentinel=True)
-    texts = pa.array(np.asarray(uniques.astype(object), dtype=object) if len(uniques) else [], type=pa.string())
+    if coded is None:
+        codes, uniques = pd.factorize(rows[column].astype("string").array, use_na_sentinel=True)
+        uniques = np.asarray(uniques.astype(object), dtype=object) if len(uniques) else []
+    else:
+        codes, uniques = coded  # NA is "" there: dropped as blank below, as NA is here
+    texts = pa.array(uniques, type=pa.string())
     blank = np.asarray(pc.equal(texts, ""), dtype=bool) if len(texts) else np.zeros(0, dtype=bool)
     keep = codes >= 0
     keep[keep] = ~blank[codes[keep]]
@@ -152,6 +170,18 @@ def _text_codes(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return codes.astype("int64", copy=False), texts
 
 
+def text_codes_at(series: pd.Series, positions: np.ndarray | None) -> tuple[np.ndarray, np.ndarray]:
+    """_text_codes of `series`, then taken at `positions` (all rows when None).
+
+    Compile codes a records column once over every row and takes the codes of
+    the reported rows: taking integers costs far less than taking a million
+    strings and factorising them again. The texts may hold values of rows
+    not taken (codes are ids; nothing counts the texts).
+    """
+    codes, texts = _text_codes(series)
+    return (codes if positions is None else codes[positions]), texts
+
+
 def _combined_ids(all_codes: list[np.ndarray]) -> np.ndarray:
     """Ids of the distinct combinations of several code columns, in order of first appearance
     (groupby(keys, sort=False).ngroup())."""
@@ -167,25 +197,32 @@ def _combined_ids(all_codes: list[np.ndarray]) -> np.ndarray:
     return pd.factorize(combo)[0].astype("int64")
 
 
-def build_lines(rows: pd.DataFrame, config, category_order: dict[str, int]) -> tuple[pd.DataFrame, pd.Series]:
+#: build_lines' text keys and the record columns they come from.
+LINE_KEY_COLUMNS = dict(zip(("flow", "basis", *KEYS), ("flow", "basis", "category", "partner_state", "origin_state",
+                                                        "intermediate_states")))
+
+
+def build_lines(rows: pd.DataFrame, config, category_order: dict[str, int],
+                coded: dict[str, tuple[np.ndarray, np.ndarray]] | None = None) -> tuple[pd.DataFrame, np.ndarray]:
     """Lines of every table and section from the reported rows.
 
-    Returns (lines, line_of_row): lines with columns flow, basis, LINE_COLUMNS,
-    first_row (position of the line's first row in `rows`); line_of_row maps each row (index of
-    `rows`) to its line_id.
+    Returns (lines, line_pos): lines with columns flow, basis, LINE_COLUMNS,
+    first_row (position of the line's first row in `rows`); line_pos gives each row (position in
+    `rows`) the position of its line in `lines`. `coded`: (codes, texts) per LINE_KEY_COLUMNS key
+    and for "description" and "comments" (text_codes_at), when the caller has them; `rows` then
+    needs only quantity, value_rc, value_bad, row_uid and date.
     """
     from att_report.normalise.countries import country_names
 
     if rows.empty:
         lines = empty_lines().assign(flow=pd.Series(dtype="string"), basis=pd.Series(dtype="string"),
                                      first_row=pd.Series(dtype="int64"))
-        return lines, pd.Series(dtype="string")
+        return lines, np.zeros(0, dtype="int64")
     # the key texts as integer codes (NA and "" are one key): grouping, the per-transfer test and
     # each line's key texts work on these; filling and grouping a million strings cost half of this
     codes, texts = {}, {}
-    for key, src in zip(("flow", "basis", *KEYS), ("flow", "basis", "category", "partner_state", "origin_state",
-                                                   "intermediate_states")):
-        codes[key], texts[key] = _text_codes(rows[src])
+    for key, src in LINE_KEY_COLUMNS.items():
+        codes[key], texts[key] = coded[key] if coded is not None else _text_codes(rows[src])
     work = pd.DataFrame({
         "quantity": rows["quantity"].astype("Int64"),
         "value_rc": rows["value_rc"], "value_bad": rows["value_bad"],
@@ -215,8 +252,8 @@ def build_lines(rows: pd.DataFrame, config, category_order: dict[str, int]) -> t
     agg["number"] = agg["number"].astype("Int64").mask(agg["has_number"].eq(0), pd.NA)
     value = agg["value"].astype("Float64").mask(agg["has_value"].eq(0) | agg["value_bad"], pd.NA)
     agg["value"] = value.round(0)
-    agg["description"] = _combine_text(rows, group, "description").reindex(agg.index).fillna("")
-    agg["comments"] = _combine_text(rows, group, "comments").reindex(agg.index).fillna("")
+    for col in ("description", "comments"):
+        agg[col] = _combine_text(rows, group, col, None if coded is None else coded[col]).reindex(agg.index).fillna("")
     # first row of each line (its provenance locates line-level findings)
     uid = work["row_uid"].to_numpy(dtype="int64")
     by_uid = np.argsort(uid, kind="stable") if len(uid) > 1 and not (uid[1:] > uid[:-1]).all() else None
@@ -255,8 +292,10 @@ def build_lines(rows: pd.DataFrame, config, category_order: dict[str, int]) -> t
         lines[col] = lines[col].astype("string")
     lines["number"] = lines["number"].astype("Int64")
     lines["value"] = lines["value"].astype("Float64")
-    line_of_row = group.map(pd.Series(agg["line_id"].to_numpy(), index=agg.index)).astype("string")
-    return lines, line_of_row
+    # each row's line: group id -> the line's position (group ids are < n_groups + len(rows))
+    where = np.zeros(int(gid.max()) + 1, dtype="int64")
+    where[agg.index.to_numpy(dtype="int64")] = np.arange(len(agg), dtype="int64")
+    return lines, where[gid]
 
 
 # --- provenance (Sources sheet) ----------------------------------------------
@@ -307,7 +346,32 @@ def _sorted_codes(values: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return rank[codes], texts[order]
 
 
-def compress_sources(rows: pd.DataFrame) -> pd.DataFrame:
+def _merge_sorted(parts: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Several (codes, texts) as one: codes that sort like the texts, and the sorted distinct texts."""
+    texts = np.concatenate([np.asarray(t, dtype=object) for _, t in parts]) if parts else np.zeros(0, object)
+    ids, distinct = pd.factorize(texts) if len(texts) else (np.zeros(0, dtype="int64"), np.zeros(0, object))
+    distinct = np.asarray(distinct, dtype=object)
+    order = np.argsort(distinct, kind="stable")
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    out, at = [], 0
+    for codes, t in parts:
+        out.append(rank[ids[at:at + len(t)]][codes] if len(codes) else np.zeros(0, dtype="int64"))
+        at += len(t)
+    return np.concatenate(out).astype("int64", copy=False), distinct[order]
+
+
+def _row_numbers(values: pd.Series) -> np.ndarray:
+    """Row numbers as int64, missing -> -1 (shown as "?")."""
+    return values.astype("Float64").fillna(-1).to_numpy(dtype="float64").astype("int64")
+
+
+def _empty_sources() -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series(dtype="string") for c in SOURCE_COLUMNS}).astype({"count": "int64"})
+
+
+def compress_sources(rows: pd.DataFrame, coded: dict[str, tuple[np.ndarray, np.ndarray] | np.ndarray] | None = None,
+                     also_from: pd.DataFrame | None = None) -> pd.DataFrame:
     """Per line and source file, the rows as ranges: "2-5000, 5002" (SOURCE_COLUMNS).
 
     Sorting and run detection work on one integer key per row (the keys'
@@ -315,21 +379,36 @@ def compress_sources(rows: pd.DataFrame) -> pd.DataFrame:
     so a million rows compress in a fraction of a second. A line whose rows
     scatter over very many runs continues on further rows (RUNS_PER_CELL
     ranges each).
+
+    `coded` (compile's fast path): the rows' keys as (codes, texts) under "line_id", "agency",
+    "file" and "sheet" (any codes: they are ranked here) and "row" the row numbers (int64, -1
+    for none); `also_from` then gives _also_from's frame for the rows (`rows` is not read).
     """
-    base = pd.DataFrame({
-        "line_id": rows["line_id"], "agency": rows["src_agency"], "file": rows["src_file"],
-        "sheet": rows["src_sheet"], "row": rows["src_row"],
-    })
-    frame = pd.concat([base, _also_from(rows)], ignore_index=True) if "also_from" in rows else base
-    if frame.empty:
-        return pd.DataFrame({c: pd.Series(dtype="string") for c in SOURCE_COLUMNS}).astype({"count": "int64"})
     keys = ["line_id", "agency", "file", "sheet"]
-    codes, uniques = [], []
-    for key in keys:
-        code, texts = _sorted_codes(frame[key].astype("string"))
-        codes.append(code)
-        uniques.append(texts)
-    row = frame["row"].astype("Float64").fillna(-1).to_numpy(dtype="float64").astype("int64")
+    if coded is None:
+        base = pd.DataFrame({
+            "line_id": rows["line_id"], "agency": rows["src_agency"], "file": rows["src_file"],
+            "sheet": rows["src_sheet"], "row": rows["src_row"],
+        })
+        frame = pd.concat([base, _also_from(rows)], ignore_index=True) if "also_from" in rows else base
+        if frame.empty:
+            return _empty_sources()
+        codes, uniques = [], []
+        for key in keys:
+            code, texts = _sorted_codes(frame[key].astype("string"))
+            codes.append(code)
+            uniques.append(texts)
+        row = _row_numbers(frame["row"])
+    else:  # the rows' keys as codes already; the merged duplicates' (a few) are coded here
+        also = also_from if also_from is not None else _also_from(rows.iloc[0:0])
+        if not len(coded["row"]) and also.empty:
+            return _empty_sources()
+        codes, uniques = [], []
+        for key in keys:
+            code, texts = _merge_sorted([coded[key], _text_codes(also[key].astype("string"))])
+            codes.append(code)
+            uniques.append(texts)
+        row = np.concatenate([coded["row"], _row_numbers(also["row"])])
     sizes = [max(len(u), 1) for u in uniques]
     combo = codes[0].astype("int64")
     for c, size in zip(codes[1:], sizes[1:]):

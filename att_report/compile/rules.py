@@ -6,6 +6,7 @@ Each rule reads the compile products from `ctx.extra["compile"]`
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from att_report import findings as fnd
@@ -17,11 +18,18 @@ def _work(ctx):
     return ctx.extra["compile"]
 
 
-def _line_rows(work, mask: pd.Series) -> pd.DataFrame:
+def _line_rows(records, work, mask: pd.Series) -> pd.DataFrame:
     """The first source row of each selected line (locates a line-level finding)."""
     lines = work.lines[mask]
-    return work.rows.iloc[lines["first_row"].to_numpy(dtype="int64")].assign(_line=lines["line_id"].to_numpy(),
-                                                                _cat=lines["category"].to_numpy())
+    at = work.positions[lines["first_row"].to_numpy(dtype="int64")]
+    return records.iloc[at].assign(_line=lines["line_id"].to_numpy(), _cat=lines["category"].to_numpy())
+
+
+def _reported_rows(records, work, mask) -> pd.DataFrame:
+    """The reported rows selected by `mask` (over work.rows) from the records, with their line_id."""
+    mask = np.asarray(mask, dtype=bool)
+    line_ids = work.lines["line_id"].to_numpy(dtype=object)[work.line_pos[mask]]
+    return records.iloc[work.positions[mask]].assign(line_id=pd.array(line_ids, dtype="string"))
 
 
 def _single(code: str, message: str, *identity, value: str = "") -> pd.DataFrame:
@@ -38,7 +46,7 @@ def rule_currency_no_rate(records, ctx):
     The line shows no value until a rate is given under [rates].
     """
     work = _work(ctx)
-    bad = work.rows[work.rows["value_bad"]]
+    bad = _reported_rows(records, work, work.rows["value_bad"])
     if bad.empty:
         return fnd.empty_frame()
     cur = bad["currency"].astype("string").fillna("").str.strip().str.upper()
@@ -68,15 +76,37 @@ def rule_currency_converted(records, ctx):
     clean = pd.Series(uniques, dtype="string").fillna("").str.strip().str.upper()
     foreign = (clean.ne(work.currency) & clean.ne("")).to_numpy(dtype=bool)
     converted = (rows["value"].notna() & ~rows["value_bad"]).to_numpy(dtype=bool) & foreign[codes]
-    # only the grouping columns of the converted rows (not every column of a million rows)
-    conv = rows.loc[converted, ["src_agency", "src_file"]]
-    if conv.empty:
+    if not converted.any():
         return fnd.empty_frame()
     rates = ctx.config.rates
-    cur = pd.Series(pd.array(clean.to_numpy(dtype=object)[codes[converted]], dtype="string"), index=conv.index)
-    counts = conv.assign(_cur=cur).groupby(["src_agency", "src_file", "_cur"]).size()
+    clean_texts = clean.to_numpy(dtype=object)
+    if records["src_agency"].hasnans or records["src_file"].hasnans:
+        # rows without provenance are not counted (groupby drops NA keys)
+        conv = records.iloc[work.positions[converted]][["src_agency", "src_file"]]
+        cur = pd.Series(pd.array(clean_texts[codes[converted]], dtype="string"), index=conv.index)
+        counts = list(conv.assign(_cur=cur).groupby(["src_agency", "src_file", "_cur"]).size().items())
+    else:  # counted on the codes of agency, file and currency: one bincount, a few groups
+        a_codes, a_texts = work.codes["agency"]
+        f_codes, f_texts = work.codes["file"]
+        c_codes = codes.astype("int64")
+        na, nf, nc = len(a_texts), len(f_texts), len(clean_texts)
+        key = (a_codes[converted] * nf + f_codes[converted]) * nc + c_codes[converted]
+        if na * nf * nc <= 1 << 22:
+            n_all = np.bincount(key, minlength=na * nf * nc)
+            found = np.flatnonzero(n_all)
+            n_of = n_all[found]
+        else:  # very many distinct texts: sort instead of one bin per combination
+            found, n_of = np.unique(key, return_counts=True)
+        a, rest = np.divmod(found, nf * nc)
+        f, c = np.divmod(rest, nc)
+        # per (agency, file, currency) text: several codes may clean to one currency text
+        merged: dict[tuple, int] = {}
+        for ai, fi, ci, n in zip(a, f, c, n_of):
+            k = (a_texts[ai], f_texts[fi], clean_texts[ci])
+            merged[k] = merged.get(k, 0) + int(n)
+        counts = sorted(merged.items())  # groupby's order: sorted keys
     out = []
-    for (agency, file, c), n in counts.items():
+    for (agency, file, c), n in counts:
         out.append(Finding(
             severity=Severity.INFO, code="currency-converted",
             message=(f"{n} value(s) in {c} converted to {work.currency} at {rates[c]:g} {work.currency} per {c} "
@@ -114,7 +144,7 @@ def rule_line_partner_blank(records, ctx):
     State; a blank partner, 'various' or a region is poor practice.
     """
     work = _work(ctx)
-    rows = _line_rows(work, work.lines["partner"].fillna("").eq(""))
+    rows = _line_rows(records, work, work.lines["partner"].fillna("").eq(""))
     if rows.empty:
         return fnd.empty_frame()
     msg = ("Line " + rows["_line"] + " (" + rows["_cat"] + ") has no partner State: name the final importing "
@@ -132,7 +162,7 @@ def rule_category_not_in_template(records, ctx):
     """
     work = _work(ctx)
     known = set(ctx.extra["category_codes"])
-    rows = _line_rows(work, ~work.lines["category"].fillna("").isin(known))
+    rows = _line_rows(records, work, ~work.lines["category"].fillna("").isin(known))
     if rows.empty:
         return fnd.empty_frame()
     shown = rows["_cat"].where(rows["_cat"].ne(""), "(none)")
@@ -151,7 +181,7 @@ def rule_line_without_measure(records, ctx):
     work = _work(ctx)
     lines = work.lines
     empty = lines["number"].isna() & lines["value"].isna()
-    rows = _line_rows(work, empty)
+    rows = _line_rows(records, work, empty)
     if rows.empty:
         return fnd.empty_frame()
     msg = ("Line " + rows["_line"] + " (" + rows["_cat"] + ") shows neither a number of items nor a value "
