@@ -109,6 +109,19 @@ def _not_applicable(decision, fid: str, why: str, where: pd.Series | None) -> Fi
     ).with_id(fid)
 
 
+def _cut(frame: pd.DataFrame, mask: np.ndarray, columns: list[str], extra: dict[str, np.ndarray]) -> pd.DataFrame:
+    """frame.loc[mask, columns] plus the `extra` arrays cut by the same mask, built in one go.
+
+    Each column is filtered on its own (arrow text by pyarrow's filter) into one new frame:
+    `.loc[mask, columns]` takes by positions block by block, twice the time at 1M rows.
+    """
+    if mask.all():  # nothing to cut: a column selection shares the data (copy-on-write)
+        return frame[columns].assign(**extra)
+    data = {c: frame[c].array[mask] for c in columns}
+    data.update((name, values[mask]) for name, values in extra.items())
+    return pd.DataFrame(data, index=frame.index[mask], copy=False)
+
+
 def _run(codes, records: pd.DataFrame, ctx: RuleContext, *, skip: bool = False) -> pd.DataFrame:
     """Findings of the reconcile rules whose code is in `codes` (or, with `skip`, not in them)."""
     return fnd.concat(r.func(records, ctx) for r in rules_for("reconcile") if (r.code in codes) != skip)
@@ -139,8 +152,8 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
     out = apply_merges(out, merges)
     # the rules get only the columns they read; codes of the columns merging may fill are redone
     is_active = valid & (out["disposition"] != "merged").to_numpy()
-    active = out.loc[is_active, list(RULE_COLUMNS)].assign(
-        **{f"_c_{c}": keyed[f"_c_{c}"].to_numpy()[is_active] for c in CODED if c not in COALESCE})
+    active = _cut(out, is_active, list(RULE_COLUMNS),
+                  {f"_c_{c}": keyed[f"_c_{c}"].to_numpy() for c in CODED if c not in COALESCE})
     del keyed
     active = add_codes(active, [c for c in CODED if c in COALESCE])
     by_id = decisions.by_id() if decisions is not None else {}
