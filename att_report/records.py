@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
+import numpy as np
 import pandas as pd
 
 from att_report.schema import DISPOSITIONS, INTAKE_COLUMNS, RECORD_COLUMNS
@@ -82,13 +83,19 @@ def check_dispositions(records: pd.DataFrame) -> None:
     Raises AssertionError-like RuntimeError (the CLI maps it to exit 2):
     a broken row accounting must stop the build loudly.
     """
-    bad = ~records["disposition"].isin(DISPOSITIONS)
-    if bad.any():
+    # checked per distinct disposition (a handful), and row_uid's uniqueness without hashing when
+    # the uids increase (they do, as intake numbers the rows): a million rows cost a tenth of a second
+    codes, texts = pd.factorize(records["disposition"].array, use_na_sentinel=True)
+    known = np.array([t in DISPOSITIONS for t in texts] + [False], dtype=bool)  # last: NA (code -1)
+    if not known[codes].all():
+        bad = ~known[codes]
         sample = records.loc[bad, ["src_file", "src_sheet", "src_row", "disposition"]].head(5)
         raise AccountingError(
             f"{int(bad.sum())} rows have no valid disposition, e.g.\n{sample.to_string(index=False)}"
         )
-    if records["row_uid"].duplicated().any():
+    uid = records["row_uid"]
+    increasing = uid.dtype.kind in "iu" and len(uid) > 1 and bool(np.all(np.diff(uid.to_numpy()) > 0))
+    if not increasing and uid.duplicated().any():
         raise AccountingError("row_uid is not unique: a row was counted twice")
 
 

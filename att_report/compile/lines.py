@@ -432,10 +432,16 @@ def compress_sources(rows: pd.DataFrame, coded: dict[str, tuple[np.ndarray, np.n
     lo, hi = row[starts], row[ends]
     counts = ends - starts + 1
     # run texts "5" / "5-9" ("?" for a row number that is missing), built in Arrow
-    lo_s = pc.cast(pa.array(lo), pa.string())
-    ranged = pc.binary_join_element_wise(lo_s, pc.cast(pa.array(hi), pa.string()), "-")
-    text = pc.if_else(pa.array(lo != hi), ranged, lo_s)
-    text = pc.if_else(pa.array(lo < 0), pa.scalar("?"), text)
+    # (the upper bound is cast only for the runs of several rows)
+    text = pc.cast(pa.array(lo), pa.string())
+    several = lo != hi
+    if several.any():
+        at = pa.array(np.flatnonzero(several))
+        ranged = pc.binary_join_element_wise(text.take(at), pc.cast(pa.array(hi[several]), pa.string()), "-")
+        text = pc.replace_with_mask(text, pa.array(several), ranged)
+    missing = lo < 0
+    if missing.any():
+        text = pc.if_else(pa.array(missing), pa.scalar("?"), text)
     group_start = ~same[starts]
     group = np.cumsum(group_start) - 1
     rank = np.arange(len(starts)) - np.flatnonzero(group_start)[group]
