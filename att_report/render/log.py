@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from att_report import findings as fnd
@@ -50,10 +51,14 @@ def _cell_text(value: object) -> str:
 def _column(frame: pd.DataFrame, name: str) -> list:
     """One Findings column as cell values: text cleaned once per distinct value ("" = no cell)."""
     if name == "row":
-        return [None if pd.isna(v) else int(v) for v in frame["row"].astype("Int64")]
+        rows = frame["row"].astype("Int64")
+        values = np.asarray(rows.to_numpy(dtype="int64", na_value=0), dtype=object)  # Python ints
+        values[rows.isna().to_numpy()] = None
+        return values.tolist()
     codes, uniques = pd.factorize(frame[name].astype("string").fillna(""), use_na_sentinel=False)
-    cleaned = [_cell_text(u) for u in uniques]
-    return [cleaned[k] for k in codes.tolist()]
+    cleaned = np.empty(len(uniques), dtype=object)
+    cleaned[:] = [_cell_text(u) for u in uniques]
+    return cleaned[codes].tolist()
 
 
 def _summary_tables(findings: pd.DataFrame) -> dict[str, pd.DataFrame]:
