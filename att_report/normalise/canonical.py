@@ -19,7 +19,7 @@ from att_report.normalise.dates import parse_dates
 from att_report.normalise.identifiers import licence_key
 from att_report.normalise.numbers import parse_numbers
 from att_report.normalise.text import scan_text
-from att_report.normalise.unique import per_unique
+from att_report.normalise.unique import factorize, mostly_distinct, per_unique, spread
 from att_report.records import conform
 from att_report.schema import INTAKE_NAMES
 
@@ -152,7 +152,15 @@ class _Agencies:
 
 
 def _by_setting(series: pd.Series, which: np.ndarray, values: list[str | None], func) -> pd.DataFrame:
-    """Apply func(series, setting) once per distinct setting (agencies differ); rows keep their order."""
+    """Apply func(series, setting) once per distinct setting (agencies differ); rows keep their order.
+
+    The result is pd.concat of each setting's result (dtypes as concat makes
+    them) in the order of the rows. Each setting's rows are parsed once per
+    distinct value when values repeat: the series is factorized once, then
+    func sees each setting's distinct values, and one take spreads the
+    results; splitting and re-assembling 1M rows cost ~0.5 s (benchmark,
+    issue 7). `func` must work value by value, as per_unique assumes.
+    """
     distinct: dict[str | None, list[int]] = {}
     # settings in the order their first row appears; agencies sharing a setting are parsed together
     present = np.flatnonzero(np.bincount(which, minlength=len(values)))
@@ -161,17 +169,37 @@ def _by_setting(series: pd.Series, which: np.ndarray, values: list[str | None], 
         distinct.setdefault(values[k], []).append(int(k))
     if len(distinct) <= 1:
         return func(series, next(iter(distinct), None))
-    pieces, positions = [], []
-    for value, ks in distinct.items():
-        at = np.flatnonzero(np.isin(which, ks))
-        positions.append(at)
-        pieces.append(func(series.iloc[at], value))
-    out = pd.concat(pieces)
-    back = np.empty(len(series), dtype=np.intp)
-    back[np.concatenate(positions)] = np.arange(len(series))
-    out = out.iloc[back]
-    out.index = series.index
-    return out
+    # setting of each row as an index into the distinct settings
+    group_of = np.zeros(len(values), dtype=np.intp)
+    for g, ks in enumerate(distinct.values()):
+        group_of[ks] = g
+    group = group_of[which]
+    by_value = not mostly_distinct(series)
+    if by_value:
+        codes, uniques = factorize(series)
+        texts = pd.Series(uniques, dtype=series.dtype)
+        if codes.size and codes.min() < 0:  # missing values: one more distinct value, as the series holds it
+            missing = codes < 0
+            texts = pd.concat([texts, series.iloc[[int(np.argmax(missing))]]], ignore_index=True)
+            codes = np.where(missing, len(texts) - 1, codes)
+    pieces, at_piece, offset = [], np.empty(len(series), dtype=np.intp), 0
+    for g, value in enumerate(distinct):
+        rows = np.flatnonzero(group == g)
+        if by_value:
+            # this setting's distinct values, in order of first appearance (as per_unique sees them)
+            seen, first_at = np.unique(codes[rows], return_index=True)
+            mine = seen[np.argsort(first_at, kind="stable")]
+            where = np.empty(len(texts), dtype=np.intp)
+            where[mine] = np.arange(len(mine))
+            piece = func(texts.iloc[mine].reset_index(drop=True), value)
+            at_piece[rows] = offset + where[codes[rows]]
+        else:
+            piece = func(series.iloc[rows], value)
+            at_piece[rows] = offset + np.arange(len(rows))
+        pieces.append(piece)
+        offset += len(piece)
+    # concat of the small pieces gives concat's dtypes; one take puts every row's result in place
+    return spread(pd.concat(pieces, ignore_index=True), at_piece, series.index)
 
 
 def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],

@@ -298,8 +298,10 @@ def map_unique(values: pd.Series, fn, fields: tuple[str, ...], dtypes: dict[str,
     """
     import numpy as np
 
+    from att_report.normalise.unique import _spread_array, factorize
+
     dtypes = dtypes or {}
-    codes, uniques = pd.factorize(values, use_na_sentinel=True)
+    codes, uniques = factorize(values)  # NA -> -1
     table = [fn(_as_text(u)) for u in uniques] + [fn(None)]  # last slot: missing cells
     pos = np.where(codes < 0, len(table) - 1, codes)
     data = {}
@@ -309,7 +311,7 @@ def map_unique(values: pd.Series, fn, fields: tuple[str, ...], dtypes: dict[str,
             per_value, texts = pd.factorize(column)  # NA -> -1: a missing category
             data[name] = pd.Categorical.from_codes(per_value[pos], categories=texts)
         else:
-            data[name] = column.take(pos)
+            data[name] = _spread_array(column, pos)
     return pd.DataFrame(data, index=values.index)
 
 

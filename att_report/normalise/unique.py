@@ -28,6 +28,64 @@ def mostly_distinct(series: pd.Series) -> bool:
     return repeats == 0 or s * s / (2 * repeats) * 2 > n
 
 
+def _arrow_text(values) -> "pa.Array | None":
+    """The values as one pyarrow string array (no copy for one chunk), or None when not arrow-backed text."""
+    import pyarrow as pa
+
+    array = getattr(values, "array", values)
+    # "string" (NA semantics) only: the "str" dtype's arrays answer NaN, and pandas handles them
+    if type(array) is not pd.arrays.ArrowStringArray or array.dtype.na_value is not pd.NA:
+        return None
+    data = array._pa_array
+    if not (pa.types.is_string(data.type) or pa.types.is_large_string(data.type)):
+        return None
+    if isinstance(data, pa.ChunkedArray):
+        data = data.chunk(0) if data.num_chunks == 1 else data.combine_chunks()
+    return data
+
+
+def factorize(values) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray | np.ndarray]:
+    """pd.factorize(values): (codes, uniques), NA -> -1, uniques in order of first appearance.
+
+    Arrow-backed text is dictionary-encoded as one array: pandas encodes the
+    chunked array, which pyarrow splits in batches whose dictionaries are
+    then unified, about twice the cost at 1M distinct values (benchmark,
+    issue 7). The result is the same (tests/test_normalise_fast.py).
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    data = _arrow_text(values)
+    if data is None:
+        return pd.factorize(values)
+    encoded = pc.dictionary_encode(data)
+    indices = encoded.indices
+    if indices.null_count:
+        indices = pc.fill_null(indices, -1)
+    codes = np.asarray(indices.to_numpy(zero_copy_only=False), dtype=np.intp)
+    uniques = pd.arrays.ArrowStringArray(pa.chunked_array([encoded.dictionary], type=encoded.dictionary.type))
+    return codes, uniques
+
+
+def _spread_array(array, codes: np.ndarray):
+    """array.take(codes) (codes >= 0); arrow text through pyarrow's take, without pandas' checks and copies."""
+    import pyarrow as pa
+
+    data = _arrow_text(array)
+    if data is None:
+        return array.take(codes)
+    taken = data.take(pa.array(codes, type=pa.int64()))
+    return pd.arrays.ArrowStringArray(pa.chunked_array([taken], type=taken.type))
+
+
+def spread(result: pd.DataFrame | pd.Series, codes: np.ndarray, index: pd.Index):
+    """result.take(codes) indexed by `index`: a per-unique result back on every row."""
+    if isinstance(result, pd.Series):
+        return pd.Series(_spread_array(result.array, codes), index=index, name=result.name)
+    columns = {c: _spread_array(result[c].array, codes) for c in result.columns}
+    return pd.DataFrame(columns, index=index, columns=result.columns)
+
+
 def per_unique(series: pd.Series, func: Callable[[pd.Series], pd.DataFrame | pd.Series]):
     """Apply a vectorised `func` to the distinct values only, then spread the result back.
 
@@ -36,7 +94,7 @@ def per_unique(series: pd.Series, func: Callable[[pd.Series], pd.DataFrame | pd.
     """
     if mostly_distinct(series):
         return func(series)
-    codes, uniques = pd.factorize(series)  # NA -> -1: faster than use_na_sentinel=False on arrow strings
+    codes, uniques = factorize(series)  # NA -> -1: faster than use_na_sentinel=False on arrow strings
     n_unique = len(uniques)
     values = pd.Series(uniques, dtype=series.dtype)
     if codes.size and codes.min() < 0:
@@ -47,7 +105,4 @@ def per_unique(series: pd.Series, func: Callable[[pd.Series], pd.DataFrame | pd.
         n_unique += 1
     if n_unique * 2 > len(series):  # mostly distinct: not worth the detour
         return func(series)
-    result = func(values)
-    spread = result.take(codes)
-    spread.index = series.index
-    return spread
+    return spread(func(values), codes, series.index)
