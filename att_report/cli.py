@@ -13,14 +13,13 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Optional
+from typing import NoReturn, Optional
 
 import typer
 from rich.console import Console
 
 from att_report import __version__
 from att_report.config import ConfigError, load_config
-from att_report.records import AccountingError
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
 DEFAULT_STATE = "NZL"  # a placeholder `init` writes when no --state is given; the NPC edits it
@@ -31,6 +30,7 @@ app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_
 out = Console(highlight=False, soft_wrap=True, markup=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True, markup=False)
 _DEBUG = {"on": False}
+_STARTED = time.perf_counter()
 
 # parameters several commands share (one declaration, one help text)
 WORKSPACE = typer.Argument(..., help="The workspace folder (holds att-report.toml).")
@@ -61,15 +61,18 @@ def _run(func) -> None:
     except ConfigError as exc:
         err.print(f"Cannot run: {exc}", style="bold red")
         raise typer.Exit(EXIT_CANNOT_RUN)
-    except AccountingError as exc:
-        err.print(f"Internal error: the row accounting does not add up. {exc}\n"
-                  "Nothing was published. Please report this with the manifest of the last good build.",
-                  style="bold red")
-        raise typer.Exit(EXIT_CANNOT_RUN)
     except KeyboardInterrupt:
         err.print("Interrupted; previous outputs were left as they were.")
         raise typer.Exit(EXIT_CANNOT_RUN)
     except Exception as exc:  # noqa: BLE001 - never a traceback for the user
+        # imported here: records imports pandas, which a command must not wait for before it starts
+        from att_report.records import AccountingError
+
+        if isinstance(exc, AccountingError):
+            err.print(f"Internal error: the row accounting does not add up. {exc}\n"
+                      "Nothing was published. Please report this with the manifest of the last good build.",
+                      style="bold red")
+            raise typer.Exit(EXIT_CANNOT_RUN)
         if _DEBUG["on"]:
             raise
         err.print(f"Internal error: {type(exc).__name__}: {exc}\n"
@@ -117,6 +120,31 @@ def init(
     _run(body)
 
 
+def _start_worker_server() -> None:
+    """Start the reader workers' fork server first thing: it loads its modules on another core meanwhile."""
+    from att_report.intake import worker_server
+
+    worker_server.warm()
+
+
+def _write_timings(path: Path, result) -> None:
+    """The build's own measurements as JSON (bench/run.py reads them)."""
+    import json
+    import resource
+
+    from att_report.intake import safety
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    data = {"since_start_s": time.perf_counter() - _STARTED, "stages_s": result.timings,
+            "stages_cpu_s": result.cpu_timings, "cpu_s": usage.ru_utime + usage.ru_stime,
+            "peak_rss_mb": usage.ru_maxrss / 1024, "worker": dict(safety.WORKER_USAGE),
+            "unresolved_errors": result.unresolved_errors, "totals": result.manifest["totals"]}
+    try:
+        Path(path).write_text(json.dumps(data, indent=1), encoding="utf-8")
+    except OSError as exc:
+        err.print(f"Could not write the timings to {path}: {exc.strerror or exc}", style="bold red")
+
+
 def _print_intake_summary(intake) -> None:
     from rich.table import Table
 
@@ -154,9 +182,10 @@ def validate(
 ) -> None:
     """Read and check every agency file; write findings and per-agency feedback workbooks."""
     def body() -> int:
+        _start_worker_server()
+        config = load_config(workspace)
         from att_report.pipeline import run_validate
 
-        config = load_config(workspace)
         result = run_validate(config, out_dir or config.out_dir, progress=_progress(quiet))
         _print_intake_summary(result.intake)
         out.print(f"Findings: {result.findings_csv}")
@@ -172,13 +201,19 @@ def build(
     workspace: Path = WORKSPACE,
     out_dir: Optional[Path] = OUT_DIR,
     quiet: bool = QUIET,
+    timings: Optional[Path] = typer.Option(
+        None, "--timings", help="Also write each stage's wall and CPU seconds and the peak memory to this JSON "
+                                "file (for benchmarks; see bench/README.md)."),
 ) -> None:
     """Validate, reconcile and compile; write the report, discrepancy log, summary and manifest."""
     def body() -> int:
+        _start_worker_server()
+        config = load_config(workspace)
         from att_report.pipeline import run_build
 
-        config = load_config(workspace)
         result = run_build(config, out_dir or config.out_dir, progress=_progress(quiet))
+        if timings is not None:
+            _write_timings(timings, result)
         _print_intake_summary(result.intake)
         totals = result.manifest["totals"]
         out.print("Row accounting: " + ", ".join(f"{k} {v}" for k, v in totals.items()))
@@ -252,4 +287,29 @@ import att_report.cli_compare  # noqa: E402,F401
 def main() -> None:
     # rich wraps at the terminal width; keep plain output when piped
     os.environ.setdefault("COLUMNS", "200") if not sys.stdout.isatty() else None
-    app()
+    try:
+        app()
+    except SystemExit as exc:
+        _leave(exc.code)
+    _leave(EXIT_OK)
+
+
+def _leave(code: object) -> NoReturn:
+    """End the process now that every output is written, closed and renamed into place.
+
+    The interpreter's own exit would first free every object of the run one
+    by one: about a second after a 1M-row build (issue 7). Nothing is left to
+    do at exit (outputs are published atomically, temporary folders removed,
+    the reader worker has finished), so only the console streams are flushed.
+    """
+    if code is None:
+        code = EXIT_OK
+    elif not isinstance(code, int):
+        print(code, file=sys.stderr)
+        code = EXIT_CANNOT_RUN
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    os._exit(code)

@@ -288,14 +288,30 @@ def load_config(workspace: Path | str) -> Config:
     return parse_config(data, root.resolve(), hashlib.sha256(raw_bytes).hexdigest())
 
 
+def _state_code(text: str) -> str | None:
+    """The reporting State's ISO alpha-3 code, as `countries.resolve_country` gives it.
+
+    An alpha-3 code is looked up directly: resolving names needs country-name
+    tables in the UN languages (about 0.6 s to build), which a build then
+    builds while its largest file is read rather than before (issue 7). The
+    two agree on every code (tests/test_config_state.py).
+    """
+    import pycountry
+
+    code = text.strip().upper()
+    if len(code) == 3 and code.isascii() and code.isalpha() and pycountry.countries.get(alpha_3=code) is not None:
+        return code
+    from att_report.normalise.countries import resolve_country
+
+    return resolve_country(text)
+
+
 def parse_config(data: dict, root: Path, sha256: str = "") -> Config:
     _check_keys(data, TOP_KEYS, "")
     report = _get(data, "report", dict, "", required=True)
     _check_keys(report, REPORT_KEYS, "report.")
     state_input = _get(report, "state", str, "report.", required=True).strip()
-    from att_report.normalise.countries import resolve_country
-
-    state = resolve_country(state_input)
+    state = _state_code(state_input)
     if state is None:
         raise ConfigError(
             f"Key 'report.state' = {state_input!r} is not a State we recognise; "

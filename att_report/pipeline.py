@@ -7,7 +7,7 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 import pandas as pd
 
@@ -15,11 +15,11 @@ from att_report import findings as fnd
 from att_report.config import Config
 from att_report.findings import Finding, Severity
 from att_report.intake.profiles import Profile, load_profile
-from att_report.intake.readers import FileRead
 from att_report.intake.tables import FileInfo, RawTable
-from att_report.normalise.canonical import normalise, raw_frame
-from att_report.schema import RECORD_COLUMNS
-from att_report.validate import validate_records
+from att_report.schema import INTAKE_NAMES, RECORD_COLUMNS
+
+if TYPE_CHECKING:
+    from att_report.intake.readers import FileRead
 
 Progress = Callable[[str, str], None]  # (stage, detail)
 
@@ -31,6 +31,8 @@ class IntakeResult:
     files: list[FileInfo]
     tables: list[RawTable]
     timings: dict[str, float] = field(default_factory=dict)
+    #: CPU seconds of this process per stage (a reader worker's are in safety.WORKER_USAGE)
+    cpu_timings: dict[str, float] = field(default_factory=dict)
 
     def file_counts(self) -> pd.DataFrame:
         """Per file: rows read, valid, invalid (rows read = valid + invalid)."""
@@ -49,12 +51,15 @@ class IntakeResult:
 
 
 @contextmanager
-def _timed(timings: dict[str, float], stage: str, progress: Progress | None):
+def _timed(timings: dict[str, float], stage: str, progress: Progress | None,
+           cpu: dict[str, float] | None = None):
     if progress:
         progress(stage, "")
-    start = time.perf_counter()
+    start, start_cpu = time.perf_counter(), time.process_time()
     yield
     timings[stage] = timings.get(stage, 0.0) + time.perf_counter() - start
+    if cpu is not None:
+        cpu[stage] = cpu.get(stage, 0.0) + time.process_time() - start_cpu
 
 
 def load_profiles(config: Config) -> dict[str, Profile | None]:
@@ -62,12 +67,14 @@ def load_profiles(config: Config) -> dict[str, Profile | None]:
 
 
 def read_agency_files(jobs: list[tuple[Path, object, str]], profiles: dict[str, Profile | None], config: Config,
-                      done: Callable[[str, FileRead], None] | None = None) -> list[FileRead]:
+                      done: Callable[[str, FileRead], None] | None = None,
+                      while_waiting: Callable[[], None] | None = None) -> list[FileRead]:
     """Read every (path, agency, rel) in `jobs`; results in the same order.
 
     The largest file goes first: when it is a large workbook a contained
     worker reads it while this process reads the other files, then scans its
-    XML (one worker at a time: two cores, and memory for one large frame).
+    XML (one worker at a time: two cores, and memory for one large frame),
+    then runs `while_waiting` (if the worker is still reading by then).
     """
     from att_report.intake.untrusted import begin_read
 
@@ -77,7 +84,7 @@ def read_agency_files(jobs: list[tuple[Path, object, str]], profiles: dict[str, 
     for position, i in enumerate(order):
         path, agency, rel = jobs[i]
         finish = begin_read(path, agency, rel, profile=profiles[agency.name], limits=config.limits,
-                            worker=position == 0)
+                            worker=position == 0, while_waiting=while_waiting if position == 0 else None)
         if position == 0:
             pending = (i, finish)
             continue
@@ -109,11 +116,12 @@ def run_intake(config: Config, progress: Progress | None = None, *, keep_tables:
     from att_report.workspace import discover_files, relative_path
 
     timings: dict[str, float] = {}
+    cpu: dict[str, float] = {}
     profiles = load_profiles(config)
     found = discover_files(config)
     jobs: list[tuple[Path, object, str]] = []
     file_findings: list[Finding] = []
-    with _timed(timings, "read", progress):
+    with _timed(timings, "read", progress, cpu):
         for agency in config.agencies:
             paths = found.get(agency.name, [])
             if not paths:
@@ -127,13 +135,17 @@ def run_intake(config: Config, progress: Progress | None = None, *, keep_tables:
             if progress:
                 progress("read", f"{rel}: {read.info.rows_read} rows, {len(read.findings)} file findings")
 
-        reads = read_agency_files(jobs, profiles, config, done)
+        reads = read_agency_files(jobs, profiles, config, done,
+                                  while_waiting=lambda: warm_later_stages(config, profiles))
     tables = [t for r in reads for t in r.tables]
     file_findings += [f for r in reads for f in r.findings]
-    with _timed(timings, "normalise", progress):
+    from att_report.normalise.canonical import normalise, raw_frame
+    from att_report.validate import validate_records
+
+    with _timed(timings, "normalise", progress, cpu):
         agencies = {a.name: a for a in config.agencies}
         records = normalise(raw_frame(tables, profiles), agencies, profiles)
-    with _timed(timings, "validate", progress):
+    with _timed(timings, "validate", progress, cpu):
         records, findings = validate_records(records, tables, config)
         # the raw text and parse statuses served the intake rules; later stages need only the contract
         records = records[list(RECORD_COLUMNS)]
@@ -141,7 +153,51 @@ def run_intake(config: Config, progress: Progress | None = None, *, keep_tables:
     findings = fnd.sort_frame(fnd.cap_per_file_and_code(findings, config.limits.max_findings_per_code))
     files = [r.info for r in reads]
     return IntakeResult(records=records, findings=findings, files=files, tables=tables if keep_tables else [],
-                        timings=timings)
+                        timings=timings, cpu_timings=cpu)
+
+
+#: one clean and one faulty made-up row for `warm_later_stages`
+_WARM_ROWS = {
+    "record_id": ["WARM-1", "WARM-2"], "flow": ["export", "exp?"], "basis": ["actual", "authorised"],
+    "licence_no": ["EL-2000/01", "el 2000-01 "], "date": ["2000-01-15", "31/02/2000"],
+    "valid_until": ["15/06/2000", "45000"], "partner_state": ["France", "Nowhereland"],
+    "origin_state": ["", "NZ"], "intermediate_states": ["DEU; NLD", "Europe"], "category": ["II", "tanks?"],
+    "hs_code": ["8710.00", "9301"], "quantity": ["1", "1,5"], "value": ["1000.50", "\uff11\uff10"],
+    "currency": ["EUR", "dollars"], "description": ["Made-up row", " x "], "end_user": ["Armed forces", ""],
+    "comments": ["", "\u200b"], "withheld": ["no", "maybe"],
+}
+
+
+def warm_later_stages(config: Config, profiles: dict[str, Profile | None]) -> None:
+    """Load now what the stages after the read load on first use, and discard the results.
+
+    Called while a reader worker still reads a large workbook, so modules,
+    lookup tables (country names in the UN languages, categories, currencies),
+    the schema's checks and templates are ready when the data arrives instead
+    of costing about two seconds after it (benchmark, issue 7). Normalise and
+    validate run on two made-up rows (one clean, one faulty), which builds
+    every table they build lazily whatever that is; nothing is kept but caches.
+    """
+    from att_report.normalise.canonical import normalise, raw_frame
+    from att_report.validate import validate_records
+
+    if config.agencies:
+        agency = config.agencies[0]
+        data = pd.DataFrame({name: pd.array(_WARM_ROWS[name], dtype="string") for name in INTAKE_NAMES})
+        table = RawTable(agency=agency.name, role=agency.role, file="(warm-up)", sheet="", header_row=1,
+                         data=data, excel_rows=[2, 3], field_columns={name: name for name in INTAKE_NAMES},
+                         column_letters={name: name for name in INTAKE_NAMES})
+        normalised = normalise(raw_frame([table], {agency.name: None}), {agency.name: agency}, {agency.name: None})
+        validate_records(normalised, [table], config)
+    # the later stages' modules (pandas-heavy imports, XlsxWriter, Jinja) and their templates
+    import att_report.compile  # noqa: F401
+    import att_report.reconcile  # noqa: F401
+    import att_report.render.html  # noqa: F401
+    import att_report.render.log  # noqa: F401
+    import att_report.render.report_xlsx  # noqa: F401
+    from att_report.coordination.procedure import warm_templates
+
+    warm_templates()
 
 
 @dataclass
@@ -182,10 +238,13 @@ class BuildResult:
     outputs: list[Path]
     unresolved_errors: int
     timings: dict[str, float]
+    cpu_timings: dict[str, float] = field(default_factory=dict)
 
 
 def run_build(config: Config, out_dir: Path, progress: Progress | None = None) -> BuildResult:
     """The whole pipeline; outputs are written atomically (all or none)."""
+    # later stages' modules load after the read has started (or while a worker reads): see warm_later_stages
+    intake = run_intake(config, progress, keep_tables=False)
     from att_report.compile import compile_report
     from att_report.coordination.procedure import write_procedure
     from att_report.coordination.runstate import write_run_state
@@ -197,13 +256,13 @@ def run_build(config: Config, out_dir: Path, progress: Progress | None = None) -
     from att_report.render.manifest import accounting_table, build_manifest, write_manifest
     from att_report.render.report_xlsx import report_filename, write_report
 
-    intake = run_intake(config, progress, keep_tables=False)
     timings = dict(intake.timings)
+    cpu = dict(intake.cpu_timings)
     decisions = load_decisions(config.root / "decisions.csv", display="decisions.csv")
-    with _timed(timings, "reconcile", progress):
+    with _timed(timings, "reconcile", progress, cpu):
         rec = reconcile(intake.records, config, decisions, intake_findings=intake.findings)
         findings = finalize_findings(intake.findings, rec, decisions)
-    with _timed(timings, "compile", progress):
+    with _timed(timings, "compile", progress, cpu):
         compiled = compile_report(rec.records, config, draft=unresolved_errors(findings) > 0)
         findings = finalize_findings(fnd.concat([intake.findings, compiled.findings]), rec, decisions)
         unresolved = unresolved_errors(findings)
@@ -215,7 +274,7 @@ def run_build(config: Config, out_dir: Path, progress: Progress | None = None) -
             # an error found after compile (e.g. its own) still makes the report a draft
             model = dataclasses.replace(model, cover=dataclasses.replace(model.cover, draft=True))
     outputs: list[Path] = []
-    with _timed(timings, "render", progress):
+    with _timed(timings, "render", progress, cpu):
         with atomic_outputs(out_dir) as staging:
             report = staging / report_filename(model)
             write_report(report, model)
@@ -235,4 +294,4 @@ def run_build(config: Config, out_dir: Path, progress: Progress | None = None) -
             outputs = [out_dir / p.relative_to(staging) for p in produced] + [out_dir / "manifest.json"]
     write_run_state(config, kind="build", files=intake.files, findings=findings)
     return BuildResult(intake=intake, records=records, findings=findings, model=model, manifest=manifest,
-                       outputs=outputs, unresolved_errors=int(unresolved), timings=timings)
+                       outputs=outputs, unresolved_errors=int(unresolved), timings=timings, cpu_timings=cpu)

@@ -22,7 +22,6 @@ bytes regexes (C speed); Python work happens only per (rare) match.
 from __future__ import annotations
 
 import codecs
-import multiprocessing as mp
 import posixpath
 import re
 import struct
@@ -39,6 +38,7 @@ from openpyxl.utils import get_column_letter
 
 from att_report.config import Limits
 from att_report.findings import Finding, Severity
+from att_report.intake import worker_server
 
 # --- sniffing -----------------------------------------------------------------
 
@@ -1292,22 +1292,9 @@ def _portable_error(exc: BaseException) -> BaseException:
     return ReaderCrashed(f"the reader failed: {tb[:300]}")
 
 
-_CONTEXT: Any = None
 #: what this process's workers reported: the largest peak memory (RSS, MB) and
 #: their CPU seconds in all (the benchmark adds them to the build's own)
 WORKER_USAGE = {"peak_rss_mb": 0.0, "cpu_s": 0.0}
-
-
-def _context():
-    global _CONTEXT
-    if _CONTEXT is None:
-        method = "forkserver" if "forkserver" in mp.get_all_start_methods() else "spawn"
-        _CONTEXT = mp.get_context(method)
-        if method == "forkserver":
-            # heavy imports once in the fork server, not per file
-            _CONTEXT.set_forkserver_preload(["pandas", "fastexcel", "att_report.intake.safety",
-                                             "att_report.intake.readers"])
-    return _CONTEXT
 
 
 def run_contained(func: Callable[..., Any], *args: Any, limits: Limits | None = None, **kwargs: Any) -> Any:
@@ -1335,7 +1322,7 @@ class ContainedJob:
     def __init__(self, func: Callable[..., Any], args: tuple, kwargs: dict, limits: Limits):
         import threading
 
-        ctx = _context()
+        ctx = worker_server.context()
         self._timeout = limits.worker_timeout_s
         self._recv, self._send = ctx.Pipe(duplex=False)
         self._proc = ctx.Process(target=_child, args=(self._send, func, args, kwargs, limits.worker_memory_mb),
@@ -1385,6 +1372,14 @@ class ContainedJob:
                     raise ReaderCrashed(_death_message(proc.exitcode))
         finally:
             self.cancel()
+
+    def running(self) -> bool:
+        """Whether the worker is (or is about to be) still at work: no result has arrived yet."""
+        if self._closed or self._start_error is not None:
+            return False
+        if self._starter.is_alive():
+            return True
+        return self._proc.is_alive() and not self._recv.poll(0)
 
     def cancel(self) -> None:
         """Stop the worker (if still running) and release its resources; idempotent."""

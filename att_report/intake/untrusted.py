@@ -53,12 +53,14 @@ def read_untrusted(path: Path, agency: AgencyConfig, rel: str, *, profile: Profi
 
 
 def begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile | None, limits: Limits,
-               worker: bool = True) -> Callable[[], FileRead]:
+               worker: bool = True, while_waiting: Callable[[], None] | None = None) -> Callable[[], FileRead]:
     """Start reading one file; call the returned function for its `FileRead`.
 
     A large workbook (with `worker` allowed) is handed to a contained reader
     here and finished later, so the caller can read other files meanwhile;
-    anything else is read at once.
+    anything else is read at once. `while_waiting` runs once the workbook's
+    XML is scanned, if its worker is still reading (the caller's chance to
+    prepare what comes after the read).
     """
     pre = safety.preflight(path, limits, agency=agency.name, rel_file=rel, scan_sheets=False)
     if pre.refuse:
@@ -79,7 +81,7 @@ def begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile |
             try:
                 numeric: dict[str, tuple[frozenset[str], pd.DataFrame]] = {}
                 result = _finish_beside_scan(job, path, agency, rel, pre, profile=profile, limits=limits,
-                                             numeric=numeric)
+                                             numeric=numeric, while_waiting=while_waiting)
                 if isinstance(result, FileRead):
                     _receive_tables(result)
                 return _complete(path, agency, rel, pre, kind, profile, limits, result, numeric)
@@ -123,7 +125,8 @@ def _complete(path: Path, agency: AgencyConfig, rel: str, pre, kind: str | None,
 
 def _finish_beside_scan(job: "safety.ContainedJob", path: Path, agency: AgencyConfig, rel: str, pre, *,
                         profile: Profile | None, limits: Limits,
-                        numeric: dict[str, tuple[frozenset[str], pd.DataFrame]]) -> "FileRead | _Crash | None":
+                        numeric: dict[str, tuple[frozenset[str], pd.DataFrame]],
+                        while_waiting: Callable[[], None] | None = None) -> "FileRead | _Crash | None":
     """Scan a large workbook's sheet XML here while the contained worker `job` reads it.
 
     The worker is contained (memory and time limits), so a hostile sheet the
@@ -153,6 +156,8 @@ def _finish_beside_scan(job: "safety.ContainedJob", path: Path, agency: AgencyCo
         # An honest file (by the scan) that the worker could not read is read here, as a small
         # one would be: a very large sheet may simply need more memory than a worker may use.
         honest = not safety.contain_policy(pre)
+        if while_waiting is not None and job.running():
+            while_waiting()
         try:
             result = job.result()
         except safety.ReaderCrashed as exc:

@@ -249,3 +249,78 @@ def test_no_temporary_folder_means_the_large_file_is_read_here(corpus, monkeypat
     monkeypatch.setattr(tempfile, "mkdtemp", no_temp)
     parallel, calls = _read(case.path, True, monkeypatch)
     assert calls == [] and _facts(parallel) == _facts(serial)
+
+
+def test_running_is_true_until_the_workers_result_arrives():
+    import time
+
+    from att_report.intake import safety
+
+    job = safety.start_contained(time.sleep, 1.5)
+    try:
+        assert job.running()
+        assert job.result() is None
+        assert not job.running()
+    finally:
+        job.cancel()
+
+
+@pytest.mark.parametrize("still_reading", [True, False])
+def test_the_wait_for_a_large_file_is_used_only_while_its_worker_reads(tmp_path, monkeypatch, still_reading):
+    """`while_waiting` (the build warms later stages there) runs once, only while the worker still reads,
+    and changes nothing in what intake gives."""
+    import xlsxwriter
+
+    sys.path.insert(0, str(Path(__file__).parent.parent))
+    from intake_helpers import GOOD, HEADER, write_workspace
+
+    from att_report import pipeline
+    from att_report.config import load_config
+    from att_report.intake import safety
+
+    ws = write_workspace(tmp_path, [{}, {"record_id": "R2", "partner_state": "Narnia"}])
+    wb = xlsxwriter.Workbook(str(ws / "inputs" / "customs" / "large.xlsx"))
+    sheet = wb.add_worksheet("Transfers")
+    sheet.write_row(0, 0, HEADER)
+    for i in range(200):
+        sheet.write_row(i + 1, 0, [{**GOOD, "record_id": f"L{i}", "date": "31/02/2024" if i == 7 else GOOD["date"]}[h]
+                                   for h in HEADER])
+    wb.close()
+    config = load_config(ws)
+    serial = pipeline.run_intake(config)
+
+    warmed = []
+    real_warm = pipeline.warm_later_stages
+    monkeypatch.setattr(pipeline, "warm_later_stages", lambda *a: warmed.append(1) or real_warm(*a))
+    monkeypatch.setattr(safety.ContainedJob, "running", lambda self: still_reading)
+    monkeypatch.setattr(untrusted, "PARALLEL_SHEET_BYTES", 0)
+    parallel = pipeline.run_intake(config)
+    assert warmed == ([1] if still_reading else [])
+    pd.testing.assert_frame_equal(parallel.records, serial.records)
+    pd.testing.assert_frame_equal(parallel.findings, serial.findings)
+    # the made-up rows of the warm-up leave no trace; the real problems are all there
+    assert not parallel.findings["file"].str.contains("warm", case=False).any()
+    large = parallel.findings[parallel.findings["file"].str.endswith("large.xlsx")]
+    assert 9 in set(large["row"])  # the impossible date on Excel row 9
+    assert len(parallel.records) == 202
+
+
+def test_the_worker_server_can_be_started_early_and_then_serves_workers():
+    import time
+
+    from att_report.intake import safety, worker_server
+
+    assert worker_server.warm() is True
+    assert worker_server.warm() is True  # already running: nothing more to do
+    assert safety.run_contained(time.sleep, 0) is None
+
+
+def test_no_fork_server_means_no_early_start(monkeypatch):
+    from att_report.intake import worker_server
+
+    class Spawn:
+        def get_start_method(self):
+            return "spawn"
+
+    monkeypatch.setattr(worker_server, "_CONTEXT", Spawn())
+    assert worker_server.warm() is False

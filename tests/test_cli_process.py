@@ -1,0 +1,84 @@
+"""The command as a separate process: exit codes and output survive the fast exit; --timings; warm-up.
+
+`att-report` ends with os._exit once everything is written (cli._leave), so
+these run it as users do, in a process of its own.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from intake_helpers import write_workspace
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def att_report(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "att_report", *map(str, args)], capture_output=True, text=True,
+                          cwd=str(REPO), **kwargs)
+
+
+def test_exit_codes_and_printed_lines_survive_the_fast_exit(tmp_path):
+    clean = write_workspace(tmp_path / "clean", [{}, {"record_id": "R2"}])
+    proc = att_report("validate", clean, "--quiet")
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.rstrip().endswith(".xlsx")  # the last line printed (a feedback workbook) is not lost
+
+    bad = write_workspace(tmp_path / "bad", [{"date": "2024-02-30"}])
+    proc = att_report("build", bad, "--quiet")
+    assert proc.returncode == 1
+    assert proc.stdout.rstrip().endswith("(see the discrepancy log).")
+    assert (bad / "out" / "manifest.json").is_file()
+
+    proc = att_report("build", tmp_path / "nowhere")
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert att_report("--version").returncode == 0
+    assert att_report("no-such-command").returncode == 2  # click's usage error keeps its code
+
+
+def test_timings_file_has_every_stage_and_the_memory(tmp_path):
+    ws = write_workspace(tmp_path / "ws", [{}, {"record_id": "R2"}])
+    target = tmp_path / "t.json"
+    proc = att_report("build", ws, "--quiet", "--timings", target)
+    assert proc.returncode in (0, 1), proc.stderr
+    data = json.loads(target.read_text(encoding="utf-8"))
+    assert (data["unresolved_errors"] > 0) == (proc.returncode == 1)
+    stages = ("read", "normalise", "validate", "reconcile", "compile", "render")
+    assert set(data["stages_s"]) == set(data["stages_cpu_s"]) == set(stages)
+    assert all(v >= 0 for v in data["stages_s"].values())
+    assert data["since_start_s"] >= sum(data["stages_s"].values())
+    assert data["peak_rss_mb"] > 10 and data["cpu_s"] > 0
+    assert data["totals"]["rows_read"] == 2
+
+    again = att_report("build", ws, "--quiet", "--timings", tmp_path / "no" / "such" / "dir" / "t.json")
+    assert again.returncode == proc.returncode  # the build itself went as before
+    assert "Could not write the timings" in again.stderr and "Traceback" not in again.stderr
+
+
+WARM_THEN_BUILD = r"""
+import sys
+from pathlib import Path
+from att_report.config import load_config
+from att_report import pipeline
+config = load_config(Path(sys.argv[1]))
+if sys.argv[3] == "warm":
+    pipeline.warm_later_stages(config, pipeline.load_profiles(config))
+pipeline.run_build(config, Path(sys.argv[2]))
+"""
+
+
+def test_warming_later_stages_first_changes_no_output_byte(tmp_path):
+    """A large file's wait is used to warm the later stages; a build must come out the same with or without."""
+    outputs = {}
+    for mode in ("cold", "warm"):
+        out = tmp_path / mode
+        proc = subprocess.run([sys.executable, "-c", WARM_THEN_BUILD, str(REPO / "sample_inputs"), str(out), mode],
+                              capture_output=True, text=True, cwd=str(REPO))
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        outputs[mode] = {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+    assert outputs["cold"].keys() == outputs["warm"].keys() and len(outputs["cold"]) >= 5
+    for name in outputs["cold"]:
+        assert outputs["cold"][name] == outputs["warm"][name], name
