@@ -13,8 +13,8 @@ from att_report.rules import RULES
 #: Text columns the rules group, join or compare on. reconcile() factorizes
 #: each once into an integer column `_c_<name>` (see `codes`): string
 #: group-bys and merges over a million rows cost seconds, integer ones not.
-CODED = ("licence_key", "flow", "basis", "partner_state", "category", "src_agency", "record_id",
-         "hs_code", "currency")
+#: record_id is not coded: only duplicate-record-id compares it (see repeated_texts).
+CODED = ("licence_key", "flow", "basis", "partner_state", "category", "src_agency", "hs_code", "currency")
 
 
 def factorize(series: pd.Series, *, sort: bool = False) -> np.ndarray:
@@ -79,6 +79,79 @@ def row_positions(frame: pd.DataFrame):
             return find
     pos = pd.Series(range(n), index=uids)
     return lambda keys: pos.loc[keys].to_numpy()
+
+
+def dense_codes(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """pd.factorize(key) for non-negative integers: (codes in order of first appearance, uniques).
+
+    Keys below a few times the number of rows are renumbered through a lookup table (no
+    hashing: a third of the time over a million rows); larger ones go to pd.factorize.
+    """
+    key = np.asarray(key, dtype="int64")
+    n = len(key)
+    top = int(key.max(initial=0)) + 1
+    if not n or int(key.min()) < 0 or top > max(8 * n, 1 << 16):
+        c, u = pd.factorize(key)
+        return c.astype("int64"), np.asarray(u, dtype="int64")
+    seen = np.zeros(top, dtype=bool)
+    seen[key] = True
+    uniq = np.flatnonzero(seen)  # sorted
+    table = np.cumsum(seen) - 1
+    c = table[key]
+    # from sorted order to order of first appearance, as pd.factorize numbers
+    first = np.full(len(uniq), n, dtype="int64")
+    np.minimum.at(first, c, np.arange(n))
+    order = np.argsort(first, kind="stable")
+    rank = np.empty(len(uniq), dtype="int64")
+    rank[order] = np.arange(len(uniq))
+    return rank[c], uniq[order]
+
+
+def _text_fingerprint(series: pd.Series) -> np.ndarray | None:
+    """Per row, a 64-bit digest of the text's byte length, first 4 and last 8 bytes (None: not one arrow chunk).
+
+    Equal texts have equal digests; unequal ones may share one. Read straight from the arrow
+    buffers: a few gathers over a million rows cost far less than hashing every text.
+    """
+    arr = getattr(series.array, "_pa_array", None)
+    if arr is None or arr.num_chunks != 1:
+        return None
+    a = arr.chunk(0)
+    if not (pa.types.is_string(a.type) or pa.types.is_large_string(a.type)):
+        return None
+    _, off_buf, data_buf = a.buffers()
+    width = "int64" if pa.types.is_large_string(a.type) else "int32"
+    offsets = np.frombuffer(off_buf, dtype=width)[a.offset:a.offset + len(a) + 1].astype("int64")
+    data = np.frombuffer(data_buf, dtype="uint8") if data_buf is not None and data_buf.size else np.zeros(1, "uint8")
+    start, end = offsets[:-1], offsets[1:]
+    length = end - start
+    digest = length.astype("uint64")
+    with np.errstate(over="ignore"):
+        for at, has in [*((end - k, length >= k) for k in range(1, 9)), *((start + k, length > k) for k in range(4))]:
+            byte = np.where(has, data[np.where(has, at, 0)], 0).astype("uint64")
+            digest = digest * np.uint64(1099511628211) + byte  # FNV prime: wraps modulo 2**64
+    return digest
+
+
+def repeated_texts(group: np.ndarray, series: pd.Series) -> np.ndarray:
+    """Per row: does another row have the same `group` code and the same text? (missing ones never)
+
+    What `combine_codes(group, factorize(series))` then `duplicated(keep=False)` gives; over a
+    million mostly unique texts (record ids), the rows whose digest (see _text_fingerprint) is
+    unique are ruled out first, and only the few left are compared on their texts.
+    """
+    group = np.asarray(group, dtype="int64")
+    cand = np.flatnonzero((group >= 0) & series.notna().to_numpy())
+    digest = _text_fingerprint(series)
+    if digest is not None:
+        with np.errstate(over="ignore"):
+            mixed = digest[cand] * np.uint64(0x9E3779B97F4A7C15) + group[cand].astype("uint64")
+        cand = cand[pd.Series(mixed).duplicated(keep=False).to_numpy()]
+    out = np.zeros(len(group), dtype=bool)
+    if len(cand):
+        key = combine_codes(group[cand], pd.factorize(series.iloc[cand])[0].astype("int64"))
+        out[cand] = pd.Series(key).duplicated(keep=False).to_numpy()
+    return out
 
 
 def combine_codes(*arrays: np.ndarray) -> np.ndarray:

@@ -31,23 +31,24 @@ EXACT_COLUMNS = ("row_uid", "src_agency", "src_file", "src_sheet", "src_row", "r
                  "value", "currency")
 
 
-def _key_codes(rows: pd.DataFrame, col: str) -> np.ndarray:
-    """Integer codes of `col` in which a missing value is one more value (missing equals missing)."""
-    c = codes(rows, col) if col in CODED else pd.factorize(rows[col])[0].astype("int64")
+def _key_codes(rows: pd.DataFrame, col: str, pos: np.ndarray) -> np.ndarray:
+    """Integer codes of `col` at rows `pos`, a missing value one more value (missing equals missing)."""
+    c = codes(rows, col)[pos] if col in CODED else pd.factorize(rows[col].iloc[pos])[0].astype("int64")
     return np.where(c < 0, int(c.max(initial=0)) + 1, c)
 
 
-def _group_ids(rows: pd.DataFrame) -> np.ndarray:
-    """Rows with identical EXACT_KEY share an id (missing values equal each other); integer codes only."""
+def _group_ids(rows: pd.DataFrame, pos: np.ndarray) -> np.ndarray:
+    """Per row at `pos`: rows with identical EXACT_KEY share an id (missing equals missing); integer codes only."""
     # a value-only record (no number of items) must match on value and currency instead
-    no_qty = rows["quantity"].isna().to_numpy()
-    value = np.full(len(rows), -1, dtype="int64")
+    no_qty = rows["quantity"].isna().to_numpy()[pos]
+    value = np.full(len(pos), -1, dtype="int64")
     nq = np.flatnonzero(no_qty)  # few rows: factorize only their values
     if len(nq):
-        value[nq] = pd.factorize(rows["value"].iloc[nq])[0]
-    currency = codes(rows, "currency")
+        value[nq] = pd.factorize(rows["value"].iloc[pos[nq]])[0]
+    currency = codes(rows, "currency")[pos]
     extra = [np.where(no_qty, value, -1), np.where(no_qty, currency, -1)]
-    parts = [_key_codes(rows, c) for c in EXACT_KEY] + [np.where(e < 0, int(e.max(initial=0)) + 1, e) for e in extra]
+    parts = [_key_codes(rows, c, pos) for c in EXACT_KEY] + [np.where(e < 0, int(e.max(initial=0)) + 1, e)
+                                                             for e in extra]
     return combine_codes(*parts)
 
 
@@ -58,13 +59,47 @@ def multi_agency(gid: np.ndarray, agency: np.ndarray) -> np.ndarray:
     # a group has two agencies when its lowest and highest agency codes differ (a missing agency, -1,
     # is one more agency, as in nunique): one hashing of the groups, then unbuffered min/max per group
     g = pd.factorize(gid)[0]
-    n = int(g.max()) + 1
+    return _spread(g, int(g.max()) + 1, agency)
+
+
+def _spread(g: np.ndarray, n: int, agency: np.ndarray) -> np.ndarray:
+    """Per row: do the rows of its group g (0 <= g < n) have more than one agency code?"""
     lo = np.full(n, np.iinfo(np.int64).max, dtype="int64")
     hi = np.full(n, np.iinfo(np.int64).min, dtype="int64")
     a = np.asarray(agency, dtype="int64")
     np.minimum.at(lo, g, a)
     np.maximum.at(hi, g, a)
     return (lo != hi)[g]
+
+
+def multi_agency_of(parts: list[np.ndarray], agency: np.ndarray) -> np.ndarray:
+    """multi_agency(combine_codes(*parts), agency) for codes `parts` with no missing value (all >= 0).
+
+    Cheaper over a million rows: the leading parts whose combinations fit a table of a few times
+    the rows are checked first by position in that table (no hashing); a row alone with its agency
+    there is alone under the whole key too, so only the few rows left are hashed on the whole key.
+    """
+    n = len(agency)
+    if not n:
+        return np.zeros(0, dtype=bool)
+    limit = max(4 * n, 1 << 16)
+    key, bound, used = np.zeros(n, dtype="int64"), 1, 0
+    for p in parts:
+        width = int(p.max(initial=0)) + 1
+        if bound * width > limit:
+            break
+        key = key * width + p
+        bound *= width
+        used += 1
+    if used == 0:
+        return multi_agency(combine_codes(*parts), agency)
+    keep = _spread(key, bound, agency)
+    if used == len(parts):
+        return keep
+    pos = np.flatnonzero(keep)
+    out = np.zeros(n, dtype=bool)
+    out[pos] = multi_agency(combine_codes(*(p[pos] for p in parts)), np.asarray(agency)[pos])
+    return out
 
 
 def exact_duplicates(rows: pd.DataFrame, among: np.ndarray | None = None) -> pd.DataFrame:
@@ -80,16 +115,19 @@ def exact_duplicates(rows: pd.DataFrame, among: np.ndarray | None = None) -> pd.
     usable = (rows["date"].notna() & (rows["quantity"].notna() | rows["value"].notna())).to_numpy()
     if among is not None:
         usable = usable & np.asarray(among, dtype=bool)
-    gid = _group_ids(rows)
     agency = codes(rows, "src_agency")
-    # only groups that more than one agency reports (integers: cheap over every row)
+    # only groups that more than one agency reports: first on the coded part of the key over every
+    # usable row (integers, no hashing), then on the whole key over the few rows left
     pos = np.flatnonzero(usable)
-    pos = pos[multi_agency(gid[pos], agency[pos])]
+    pos = pos[multi_agency_of([_key_codes(rows, c, pos) for c in EXACT_KEY if c in CODED], agency[pos])]
+    gid = _group_ids(rows, pos)
+    keep = multi_agency(gid, agency[pos])
+    pos, gid = pos[keep], gid[keep]
     if not len(pos):
         return pd.DataFrame({c: pd.Series(dtype="object") for c in cols})
     rows = rows[list(EXACT_COLUMNS)]
     usable = rows.iloc[pos]
-    gid = pd.Series(gid[pos], index=usable.index)
+    gid = pd.Series(gid, index=usable.index)
     frame = pd.DataFrame({
         "gid": gid.to_numpy(),
         "agency": usable["src_agency"].to_numpy(),

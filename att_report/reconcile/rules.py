@@ -24,10 +24,10 @@ from att_report import findings as fnd
 from att_report.findings import Severity
 from att_report.reconcile import link as lk
 from att_report.reconcile.common import (
-    codes, combine_codes, distinct, emit_on, fmt_amount, fmt_date, fmt_int, group_join, location, record_key,
-    text,
+    codes, combine_codes, dense_codes, distinct, emit_on, fmt_amount, fmt_date, fmt_int, group_join, location,
+    record_key, repeated_texts, text,
 )
-from att_report.reconcile.duplicates import exact_duplicates, multi_agency
+from att_report.reconcile.duplicates import exact_duplicates, multi_agency_of
 from att_report.rules import RuleContext, rule
 
 #: Provenance columns a finding needs (rules narrow frames to what they use: every filter copies each column)
@@ -141,36 +141,60 @@ def rule_shipment_licence_other_flow(records: pd.DataFrame, ctx: RuleContext) ->
     return emit_on(hit, "shipment-licence-other-flow", msg, field="licence_no", value=text(hit["licence_no"]))
 
 
-def _exceeded(records: pd.DataFrame, ctx: RuleContext, measure: str, code: str) -> pd.DataFrame:
-    links = get_links(records, ctx)
+def _bucket_totals(links: lk.Links, ctx: RuleContext) -> dict:
+    """What both over-shipment rules need, computed once per links (each hashing of a million keys
+    costs a tenth of a second): the checked shipments' positions, their (licence, bucket) group
+    (dense codes, numbered as pd.factorize numbers them), and the lines' totals per group."""
+    cached = ctx.extra.get("_bucket_totals")
+    if cached is not None and cached[0] is links:
+        return cached[1]
     ship, lines = links.shipments, links.lines
     bucket = ship["bucket"].to_numpy()
-    checked = bucket != lk.NO_BUCKET
-    if not checked.any() or lines.empty:
+    checked = np.flatnonzero(bucket != lk.NO_BUCKET)
+    totals: dict = {"checked": checked}
+    if len(checked) and not lines.empty:
+        # one integer key per (licence, bucket) (buckets run from NO_BUCKET, -9, up): a group-by on
+        # two keys over a million shipments costs a second, on one integer a fraction
+        l_bucket = lines["bucket"].to_numpy()
+        width = int(max(bucket.max(), l_bucket.max(), 0)) + 12
+        g, keys = dense_codes(ship["_lid"].to_numpy()[checked] * width + bucket[checked] + 10)
+        lic = lines.assign(_k=lines["_lid"].to_numpy() * width + l_bucket + 10,
+                           _cc_cur=lines["_cur"].where(lines["_cur"] >= 0)).groupby("_k", sort=False).agg(
+            allowed_quantity=("quantity", "sum"), known_quantity=("quantity", "count"),
+            allowed_value=("value", "sum"), known_value=("value", "count"), n=("row_uid", "size"),
+            lic_uid=("row_uid", "first"), cur=("currency", "nunique"), lic_cur=("currency", "first"),
+            lic_cur_code=("_cc_cur", "first"))
+        # a group-by on a categorical of the dense codes uses them as they are (no hashing again)
+        totals.update(width=width, g=g, keys=keys, lic=lic,
+                      grouper=pd.Categorical.from_codes(g, categories=pd.RangeIndex(len(keys))))
+    ctx.extra["_bucket_totals"] = (links, totals)
+    return totals
+
+
+def _exceeded(records: pd.DataFrame, ctx: RuleContext, measure: str, code: str) -> pd.DataFrame:
+    links = get_links(records, ctx)
+    ship = links.shipments
+    totals = _bucket_totals(links, ctx)
+    if "lic" not in totals:
         return fnd.empty_frame()
-    # one integer key per (licence, bucket) (buckets run from NO_BUCKET, -9, up): a group-by on two
-    # keys over a million shipments costs a second, on one integer a fraction
-    l_bucket = lines["bucket"].to_numpy()
-    width = int(max(bucket.max(), l_bucket.max(), 0)) + 12
-    key = ship["_lid"].to_numpy() * width + bucket + 10
-    aggs = dict(allowed=(measure, "sum"), known=(measure, "count"), n=("row_uid", "size"),
-                lic_uid=("row_uid", "first"))
-    if measure == "value":
-        aggs.update(cur=("currency", "nunique"), lic_cur=("currency", "first"), lic_cur_code=("_cc_cur", "first"))
-    lic = lines.assign(_k=lines["_lid"].to_numpy() * width + l_bucket + 10,
-                       _cc_cur=lines["_cur"].where(lines["_cur"] >= 0)).groupby("_k", sort=False).agg(**aggs)
+    checked, g, keys, width = totals["checked"], totals["g"], totals["keys"], totals["width"]
+    lic = totals["lic"].rename(columns={f"allowed_{measure}": "allowed", f"known_{measure}": "known"})
+    lic = lic[["allowed", "known", "n", "lic_uid"] + (["cur", "lic_cur", "lic_cur_code"] if measure == "value" else [])]
     lic = lic[lic["known"] == lic["n"]]  # a line without the amount: the licensed total is unknown
-    ship_key = key[checked]
-    shipped = ship[measure][checked].reset_index(drop=True)
+    sums = pd.Series(ship[measure].array[checked]).groupby(totals["grouper"], observed=False).sum()
+    shp = pd.DataFrame({"shipped": sums.array}, index=pd.Index(keys))
     if measure == "value":
         # values compare only in one currency (conversion belongs to compile): one known currency code
-        # per bucket (min == max; -1, missing, becomes NaN: skipped), the licence's; one group-by for
-        # the three (each group-by hashes the million keys again)
+        # per bucket (min == max; missing, -1, is skipped: NaN where a bucket has none), the licence's
         cur = ship["_cur"].to_numpy()[checked]
-        shp = pd.DataFrame({"shipped": shipped, "cur": np.where(cur >= 0, cur, np.nan)}).groupby(
-            ship_key, sort=False).agg(shipped=("shipped", "sum"), s_min=("cur", "min"), s_max=("cur", "max"))
-    else:
-        shp = shipped.groupby(ship_key, sort=False).sum().rename("shipped").to_frame()
+        has = cur >= 0
+        cur = cur.astype("float64")  # as the accumulators: ufunc.at is slow when it must cast
+        lo, hi = np.full(len(keys), np.inf), np.full(len(keys), -np.inf)
+        np.minimum.at(lo, g[has], cur[has])
+        np.maximum.at(hi, g[has], cur[has])
+        seen = np.bincount(g[has], minlength=len(keys)) > 0
+        shp["s_min"] = np.where(seen, lo, np.nan)
+        shp["s_max"] = np.where(seen, hi, np.nan)
     both = shp.join(lic, how="inner")
     over = both["shipped"].astype("Float64") > both["allowed"].astype("Float64")
     if measure == "value":
@@ -179,9 +203,10 @@ def _exceeded(records: pd.DataFrame, ctx: RuleContext, measure: str, code: str) 
     if both.empty:
         return fnd.empty_frame()
     # the shipments of the exceeded buckets
-    over_keys = both.index.to_numpy()
-    hit = checked & pd.Series(key).isin(over_keys).to_numpy()
-    involved = ship.loc[hit, ["src_agency", "src_file", "src_row"]].assign(_k=key[hit])
+    over_group = np.zeros(len(keys), dtype=bool)
+    over_group[pd.Index(keys).get_indexer(both.index)] = True
+    hit = checked[over_group[g]]
+    involved = ship[["src_agency", "src_file", "src_row"]].iloc[hit].assign(_k=keys[g[over_group[g]]])
     involved["loc"] = location(involved)
     related = group_join(involved, "_k", "loc")
     counts = involved.groupby("_k", sort=False).size()
@@ -430,19 +455,19 @@ def rule_near_duplicate(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame
     tol = getattr(cfg, "near_duplicate_tolerance", 0.10)
     key = ["flow", "basis", "licence_key", "partner_state", "category"]
     # integer codes only until the pairs are known: the self-join can be large
-    g = combine_codes(*(codes(records, c) for c in key))
+    parts = [codes(records, c) for c in key]
     d = records["date"].to_numpy(dtype="datetime64[ns]")
-    usable = ((g >= 0) & ~np.isnat(d) & (records["quantity"].notna() | records["value"].notna()).to_numpy()
-              & in_scope(records, ctx))
+    usable = (np.logical_and.reduce([p >= 0 for p in parts]) & ~np.isnat(d)
+              & (records["quantity"].notna() | records["value"].notna()).to_numpy() & in_scope(records, ctx))
     if not usable.any():
         return fnd.empty_frame()
     pos = np.flatnonzero(usable)
     ag = codes(records, "src_agency")  # alphabetical: decides which side is "b"
-    pos = pos[multi_agency(g[pos], ag[pos])]  # only groups more than one agency reports
+    pos = pos[multi_agency_of([p[pos] for p in parts], ag[pos])]  # only groups more than one agency reports
     if not len(pos):
         return fnd.empty_frame()
     small = pd.DataFrame({
-        "g": g[pos],
+        "g": combine_codes(*(p[pos] for p in parts)),
         "ag": ag[pos],
         "uid": pos,  # position in `records`
         "d": d[pos].astype("int64"),
@@ -482,8 +507,7 @@ def rule_duplicate_record_id(records: pd.DataFrame, ctx: RuleContext) -> pd.Data
     double counting (the same file sent twice, or a monthly and a cumulative
     file). One finding per repeated id, on its first row.
     """
-    key = combine_codes(codes(records, "src_agency"), codes(records, "record_id"))
-    repeated = pd.Series(key).duplicated(keep=False).to_numpy() & (key >= 0)
+    repeated = repeated_texts(codes(records, "src_agency"), records["record_id"])
     dup = records.loc[repeated, list(PROV)]
     dup = dup[text(dup["record_id"]).str.strip() != ""]
     if dup.empty:

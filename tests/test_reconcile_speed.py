@@ -1,0 +1,104 @@
+"""Reconcile's integer fast paths (issue 7) give what the plain pandas versions give."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from att_report.reconcile.common import combine_codes, dense_codes
+from att_report.reconcile.duplicates import multi_agency, multi_agency_of
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_dense_codes_number_like_pd_factorize(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 3_000))
+    top = [5, 200, 10 * n, 10**12][seed % 4]  # small keys use the table, huge ones pd.factorize
+    key = rng.integers(0, top, n)
+    codes, uniques = dense_codes(key)
+    want_codes, want_uniques = pd.factorize(key)
+    assert np.array_equal(codes, want_codes) and np.array_equal(uniques, want_uniques)
+    assert np.array_equal(uniques[codes], key)
+
+
+def test_dense_codes_of_nothing_and_of_negatives():
+    codes, uniques = dense_codes(np.zeros(0, dtype="int64"))
+    assert codes.shape == (0,) and uniques.shape == (0,)
+    key = np.array([3, -1, 3, 7, -1])
+    codes, uniques = dense_codes(key)
+    assert codes.tolist() == [0, 1, 0, 2, 1] and uniques.tolist() == [3, -1, 7]
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_multi_agency_of_matches_multi_agency_of_the_combined_key(seed):
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(50, 4_000))
+    # widths so that the cheap first check takes none, some or all of the parts
+    widths = [[3, 2, 40, 5], [70_000, 3, 4], [2, 2, 2], [n * 50, 7]][seed % 4]
+    parts = [rng.integers(0, w, n) for w in widths]
+    agency = rng.integers(-1, 3, n)
+    want = multi_agency(combine_codes(*parts), agency)
+    got = multi_agency_of(parts, agency)
+    assert got.dtype == bool and np.array_equal(got, want)
+    # the same with many repeated keys, so that groups of two agencies exist
+    parts = [p % 3 for p in parts]
+    assert np.array_equal(multi_agency_of(parts, agency), multi_agency(combine_codes(*parts), agency))
+
+
+def test_multi_agency_of_nothing():
+    assert multi_agency_of([np.zeros(0, dtype="int64")], np.zeros(0, dtype="int64")).shape == (0,)
+
+
+def _repeated_reference(group: np.ndarray, series: pd.Series) -> np.ndarray:
+    from att_report.reconcile.common import factorize
+    key = combine_codes(np.asarray(group, dtype="int64"), factorize(series))
+    return pd.Series(key).duplicated(keep=False).to_numpy() & (key >= 0)
+
+
+def _ids(rng, n: int) -> list:
+    # shared tails and heads, lengths around the 4- and 8-byte windows, unicode, empty and missing
+    pool = ["", "A", "ab", "x-0001", "y-0001", "CUS-2024-000001", "MOD-2024-000001", "CUS-2025-000001",
+            "Ünïcødé-7", "Ünïcødé-8", "日本-0001", "0001", "A0001", "B0001", "12345678", "012345678", None]
+    out = []
+    for _ in range(n):
+        r = rng.random()
+        if r < 0.5:
+            out.append(pool[rng.integers(len(pool))])
+        else:  # mostly unique ids, some of them repeated by chance
+            out.append(f"R-{rng.integers(0, n)}-{'é' * int(rng.integers(0, 3))}")
+    return out
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_repeated_texts_match_the_codes_and_duplicated(seed):
+    from att_report.reconcile.common import repeated_texts
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 2_000))
+    series = pd.Series(_ids(rng, n), dtype="string")
+    if seed % 2:  # a cut frame: the arrow array starts at an offset
+        series = pd.Series(_ids(rng, 7) + series.tolist(), dtype="string").iloc[7:].reset_index(drop=True)
+        series = pd.Series(series.array[np.arange(len(series))], dtype="string")
+    group = rng.integers(-1, 3, n)
+    want = _repeated_reference(group, series)
+    got = repeated_texts(group, series)
+    assert got.dtype == bool and np.array_equal(got, want)
+    if n > 50:
+        assert want.any() and not want.all()
+
+
+def test_repeated_texts_on_sliced_multi_chunk_and_object_text():
+    import pyarrow as pa
+    from att_report.reconcile.common import repeated_texts
+    values = ["a", "b", "a", None, "", "", "abcdefghij", "xbcdefghij", "abcdefghij"]
+    want = [True, False, True, False, True, True, True, False, True]
+    group = np.zeros(len(values), dtype="int64")
+    plain = pd.Series(values, dtype="string")
+    sliced = pd.Series(["z", "z", *values], dtype="string").iloc[2:].reset_index(drop=True)  # arrow offset 2
+    chunked = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([values[:4], values[4:]], type=pa.large_string())))
+    as_object = pd.Series(values, dtype=object)
+    for series in (plain, sliced, chunked, as_object):
+        assert repeated_texts(group, series).tolist() == want
+    # another group is another agency: the same id there is no repeat
+    assert repeated_texts(np.array([0, 0, 1, 0, 0, 1, 0, 0, 1]), plain).tolist() == [
+        False, False, False, False, False, False, False, False, False]
