@@ -1,0 +1,102 @@
+"""The build's render stage on two cores: a large discrepancy log is written by a worker process.
+
+Whichever process writes it, and whatever happens to the worker, the outputs
+are the same bytes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+from att_report import pipeline
+from att_report.config import load_config
+from att_report.intake import safety
+
+SAMPLE = Path(__file__).resolve().parent.parent / "sample_inputs"
+
+
+def _build(tmp_path: Path, name: str) -> dict[str, bytes]:
+    ws = tmp_path / f"ws-{name}"
+    if not ws.exists():
+        shutil.copytree(SAMPLE, ws, ignore=shutil.ignore_patterns("out", ".att-report"))
+    out = tmp_path / f"out-{name}"
+    pipeline.run_build(load_config(ws), out)
+    return {p.relative_to(out).as_posix(): p.read_bytes() for p in sorted(out.rglob("*")) if p.is_file()}
+
+
+def _same(a: dict[str, bytes], b: dict[str, bytes]) -> None:
+    assert a.keys() == b.keys()
+    for name in a:
+        if name == "manifest.json":
+            continue  # names the workspace folder, which differs here; the files it lists are compared
+        assert a[name] == b[name], name
+
+
+@pytest.fixture(scope="module")
+def here(tmp_path_factory):
+    mp = pytest.MonkeyPatch()
+    mp.setattr(pipeline, "PARALLEL_LOG_FINDINGS", 1 << 40)
+    try:
+        return _build(tmp_path_factory.mktemp("here"), "here")
+    finally:
+        mp.undo()
+
+
+def test_a_log_written_by_the_worker_is_the_same_bytes(tmp_path, monkeypatch, here):
+    started = []
+    real = safety.start_contained
+    monkeypatch.setattr(pipeline, "PARALLEL_LOG_FINDINGS", 1)
+    monkeypatch.setattr(safety, "start_contained", lambda func, *a, **k: started.append(func) or real(func, *a, **k))
+    worker = _build(tmp_path, "worker")
+    assert started == [pipeline.write_discrepancy_log]
+    assert any(name.startswith("discrepancy_log_") and name.endswith(".xlsx") for name in worker)
+    _same(here, worker)
+
+
+def test_a_worker_that_dies_leaves_the_log_to_this_process(tmp_path, monkeypatch, here):
+    class Dead:
+        def result(self):
+            raise safety.ReaderCrashed("the reader was killed (often: out of memory)")
+
+        def cancel(self):
+            pass
+
+    monkeypatch.setattr(pipeline, "PARALLEL_LOG_FINDINGS", 1)
+    monkeypatch.setattr(safety, "start_contained", lambda *a, **k: Dead())
+    _same(here, _build(tmp_path, "dead"))
+
+
+def test_no_worker_to_be_had_means_the_log_is_written_here(tmp_path, monkeypatch, here):
+    def refuse(*a, **k):
+        raise OSError("no more processes")
+
+    monkeypatch.setattr(pipeline, "PARALLEL_LOG_FINDINGS", 1)
+    monkeypatch.setattr(safety, "start_contained", refuse)
+    _same(here, _build(tmp_path, "refused"))
+
+
+def test_a_render_failure_stops_the_log_worker_and_publishes_nothing(tmp_path, monkeypatch):
+    jobs = []
+    real = safety.start_contained
+
+    def track(func, *a, **k):
+        jobs.append(real(func, *a, **k))
+        return jobs[-1]
+
+    def broken(*a, **k):
+        raise RuntimeError("disk on fire")
+
+    import att_report.render.report_xlsx as report_xlsx
+
+    monkeypatch.setattr(pipeline, "PARALLEL_LOG_FINDINGS", 1)
+    monkeypatch.setattr(safety, "start_contained", track)
+    monkeypatch.setattr(report_xlsx, "write_report", broken)
+    ws = tmp_path / "ws"
+    shutil.copytree(SAMPLE, ws, ignore=shutil.ignore_patterns("out", ".att-report"))
+    with pytest.raises(RuntimeError, match="disk on fire"):
+        pipeline.run_build(load_config(ws), tmp_path / "out")
+    assert len(jobs) == 1 and not jobs[0].running()
+    assert not [p for p in (tmp_path / "out").rglob("*")]  # nothing published, no staging left behind
