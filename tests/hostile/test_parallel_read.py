@@ -324,3 +324,14 @@ def test_no_fork_server_means_no_early_start(monkeypatch):
 
     monkeypatch.setattr(worker_server, "_CONTEXT", Spawn())
     assert worker_server.warm() is False
+
+
+@pytest.mark.parametrize("values, expected", [
+    ([" 123 "], True), (["1.5e+20"], True), (["\u00a0123\u3000"], True), (["0.25"], True), (["x", "7"], True),
+    (["12a"], False), (["-5"], False), (["\u0661\u0662"], False), (["\uff11\uff12"], False), ([None, ""], False),
+    ([], False),
+])
+def test_the_numeric_gate_sees_what_a_number_typed_cell_gives(values, expected):
+    """ASCII digits only (what a number cell shows); arrow-backed and object columns agree."""
+    assert untrusted._any_looks_numeric(pd.Series(values, dtype="string")) is expected
+    assert untrusted._any_looks_numeric(pd.Series(values, dtype=object)) is expected
