@@ -102,3 +102,55 @@ def test_repeated_texts_on_sliced_multi_chunk_and_object_text():
     # another group is another agency: the same id there is no repeat
     assert repeated_texts(np.array([0, 0, 1, 0, 0, 1, 0, 0, 1]), plain).tolist() == [
         False, False, False, False, False, False, False, False, False]
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_duplicated_keys_match_pandas(seed):
+    from att_report.reconcile.common import duplicated_keys
+    rng = np.random.default_rng(seed)
+    n = [0, 1, 5_000, 20_000, 60_000, 3][seed]
+    key = rng.integers(0, 2**63, n, dtype="int64")
+    key[rng.integers(0, max(n, 1), n // 50)] = key[rng.integers(0, max(n, 1), n // 50)] if n else key[:0]
+    if seed == 4:  # keys that differ in their high bits only, and negative ones
+        key = (rng.integers(0, 40_000, n).astype("int64") << 40) | 7
+        key[::3] = -key[::3]
+    for k in (key, key.view("uint64")):
+        want = pd.Series(k).duplicated(keep=False).to_numpy()
+        got = duplicated_keys(k)
+        assert got.dtype == bool and np.array_equal(got, want)
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_licence_texts_joined_from_codes_match_join_sorted(seed):
+    from att_report.reconcile.common import factorize, join_sorted
+    from att_report.reconcile.link import _joined
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(1, 600))
+    pool = ["DE", "FR", "Zz", "ÄB", "ab", "a", "b;c", "日本", "", None]
+    frame = pd.DataFrame({
+        "_lid": rng.integers(0, max(n // 4, 1), n) * 3,
+        "partner_state": pd.array([pool[i] for i in rng.integers(0, len(pool), n)], dtype="string"),
+    })
+    want = join_sorted(frame, "_lid", "partner_state")
+    got = _joined(frame["_lid"].to_numpy(), factorize(frame["partner_state"]), frame["partner_state"])
+    pd.testing.assert_series_equal(got, want, check_index_type=False)
+    assert got.index.name == "_lid" and got.dtype == object
+
+
+def test_licence_texts_joined_from_no_code():
+    from att_report.reconcile.link import _joined
+    got = _joined(np.array([1, 2]), np.array([-1, -1]), pd.Series([None, None], dtype="string", name="category"))
+    assert got.empty and got.name == "category"
+
+
+@pytest.mark.parametrize("wide", [False, True])
+def test_licence_pairs_by_table_match_isin(wide):
+    from att_report.reconcile.link import _pairs_in
+    rng = np.random.default_rng(3)
+    n = 3_000
+    top = 10**9 if wide else 200  # wide ids: no table, a hash lookup
+    lid, code = rng.integers(-1, top, n), rng.integers(-1, 30, n)
+    aut_lid, aut_code = lid[rng.integers(0, n, 500)], rng.integers(-1, 30, 500)
+    pairs = set(zip(aut_lid.tolist(), aut_code.tolist()))
+    want = np.array([lc[0] >= 0 and lc[1] >= 0 and lc in pairs for lc in zip(lid.tolist(), code.tolist())])
+    assert np.array_equal(_pairs_in(lid, code, aut_lid, aut_code), want)

@@ -108,10 +108,10 @@ def dense_codes(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _text_fingerprint(series: pd.Series) -> np.ndarray | None:
-    """Per row, a 64-bit digest of the text's byte length, first 4 and last 8 bytes (None: not one arrow chunk).
+    """Per row, a 64-bit digest of the text's byte length, first and last 8 bytes (None: not one arrow chunk).
 
     Equal texts have equal digests; unequal ones may share one. Read straight from the arrow
-    buffers: a few gathers over a million rows cost far less than hashing every text.
+    buffers (two gathers of 8-byte words): far cheaper than hashing a million texts.
     """
     arr = getattr(series.array, "_pa_array", None)
     if arr is None or arr.num_chunks != 1:
@@ -122,15 +122,49 @@ def _text_fingerprint(series: pd.Series) -> np.ndarray | None:
     _, off_buf, data_buf = a.buffers()
     width = "int64" if pa.types.is_large_string(a.type) else "int32"
     offsets = np.frombuffer(off_buf, dtype=width)[a.offset:a.offset + len(a) + 1].astype("int64")
-    data = np.frombuffer(data_buf, dtype="uint8") if data_buf is not None and data_buf.size else np.zeros(1, "uint8")
+    data = np.frombuffer(data_buf, dtype="uint8") if data_buf is not None else np.zeros(0, "uint8")
+    # 8 zero bytes either side, then every 8-byte window of the bytes (little-endian): word[i] holds
+    # padded bytes i..i+7, so a text's last 8 bytes are word[end] and its first 8 word[start + 8]
+    padded = np.zeros(len(data) + 16, dtype="uint8")
+    padded[8:8 + len(data)] = data
+    word = np.ndarray((len(padded) - 7,), dtype="<u8", buffer=padded, strides=(1,))
     start, end = offsets[:-1], offsets[1:]
     length = end - start
-    digest = length.astype("uint64")
+    short = np.clip(length, 0, 8).astype("uint64")
+    last, first = word[end], word[start + 8]
+    # a text under 8 bytes keeps only its own: the high bytes of `last`, the low bytes of `first`
+    last = np.where(length >= 8, last, last >> (np.uint64(64) - np.uint64(8) * np.maximum(short, 1)))
+    first = np.where(length >= 8, first, first & ((np.uint64(1) << (np.uint64(8) * short)) - np.uint64(1)))
+    last = np.where(length > 0, last, 0).astype("uint64")
     with np.errstate(over="ignore"):
-        for at, has in [*((end - k, length >= k) for k in range(1, 9)), *((start + k, length > k) for k in range(4))]:
-            byte = np.where(has, data[np.where(has, at, 0)], 0).astype("uint64")
-            digest = digest * np.uint64(1099511628211) + byte  # FNV prime: wraps modulo 2**64
-    return digest
+        prime = np.uint64(1099511628211)  # FNV's: the products wrap modulo 2**64
+        return (length.astype("uint64") * prime + last) * prime + first
+
+
+#: odd 64-bit multipliers (Fibonacci hashing): each spreads the keys over a table in another way
+_SPREAD = tuple(np.uint64(c) for c in (0x9E3779B97F4A7C15, 0xC2B2AE3D27D4EB4F, 0x165667B19E3779F9,
+                                       0xD6E8FEB86659FD93, 0xFF51AFD7ED558CCD))
+
+
+def duplicated_keys(key: np.ndarray) -> np.ndarray:
+    """pd.Series(key).duplicated(keep=False) for 64-bit integer keys, mostly unique, without hashing them all.
+
+    Each round counts the keys per slot of a table four times their number (a bincount): a key
+    alone in its slot has no twin; twins always share a slot, so only the few keys left after a
+    few rounds are hashed exactly.
+    """
+    key = np.asarray(key).view("uint64") if np.asarray(key).dtype.itemsize == 8 else np.asarray(key, "uint64")
+    cand = np.arange(len(key))
+    with np.errstate(over="ignore"):
+        for mult in _SPREAD:
+            if len(cand) < 4096:
+                break
+            bits = int(np.ceil(np.log2(4 * len(cand))))
+            slot = ((key[cand] * mult) >> np.uint64(64 - bits)).astype(np.intp)
+            cand = cand[np.bincount(slot, minlength=1 << bits)[slot] > 1]
+    out = np.zeros(len(key), dtype=bool)
+    out[cand] = pd.Series(key[cand]).duplicated(keep=False).to_numpy()
+    return out
 
 
 def repeated_texts(group: np.ndarray, series: pd.Series) -> np.ndarray:
@@ -146,7 +180,7 @@ def repeated_texts(group: np.ndarray, series: pd.Series) -> np.ndarray:
     if digest is not None:
         with np.errstate(over="ignore"):
             mixed = digest[cand] * np.uint64(0x9E3779B97F4A7C15) + group[cand].astype("uint64")
-        cand = cand[pd.Series(mixed).duplicated(keep=False).to_numpy()]
+        cand = cand[duplicated_keys(mixed)]
     out = np.zeros(len(group), dtype=bool)
     if len(cand):
         key = combine_codes(group[cand], pd.factorize(series.iloc[cand])[0].astype("int64"))

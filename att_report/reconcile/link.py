@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from att_report.reconcile.common import codes, join_sorted, location, provenance_order, record_key
+from att_report.reconcile.common import codes, location, provenance_order, record_key
 
 #: Shipment link status
 NONE, UNKNOWN, OTHER_FLOW, LINKED = "none", "unknown", "other-flow", "linked"
@@ -76,9 +76,16 @@ LICENCE_TEXT = ("lic_loc", "lic_key", "lic_no", "partners", "categories")
 def _pairs_in(lid: np.ndarray, code: np.ndarray, aut_lid: np.ndarray, aut_code: np.ndarray) -> np.ndarray:
     """True where (lid, code) is one of the licences' (aut_lid, aut_code) pairs with a known code."""
     width = int(max(code.max(initial=0), aut_code.max(initial=0))) + 2
-    known = aut_code >= 0
-    keys = pd.unique(aut_lid[known] * width + aut_code[known])
-    return pd.Series(lid * width + code).isin(keys).to_numpy() & (lid >= 0) & (code >= 0)
+    known = (aut_code >= 0) & (aut_lid >= 0)  # (a line without a licence id matches no shipment)
+    keys = aut_lid[known] * width + aut_code[known]
+    valid = (lid >= 0) & (code >= 0)
+    key = np.where(valid, lid * width + code, 0)
+    bound = int(max(lid.max(initial=0), aut_lid.max(initial=0)) + 1) * width
+    if bound <= max(8 * len(lid), 1 << 20):  # a lookup table over the pairs: no hashing of a million keys
+        table = np.zeros(bound, dtype=bool)
+        table[keys] = True
+        return table[key] & valid
+    return pd.Series(key).isin(pd.unique(keys)).to_numpy() & valid
 
 
 def _take(values: np.ndarray, pos: np.ndarray, missing) -> np.ndarray:
@@ -88,6 +95,33 @@ def _take(values: np.ndarray, pos: np.ndarray, missing) -> np.ndarray:
     out = values[np.where(pos >= 0, pos, 0)]
     out[pos < 0] = missing
     return out
+
+
+def _joined(lid: np.ndarray, code: np.ndarray, values: pd.Series) -> pd.Series:
+    """Per licence id, the sorted distinct texts of `values` joined by ';' (index: the ids with one).
+
+    What common.join_sorted gives for (_lid, column), from the column's integer codes (equal
+    codes, equal texts): distinct pairs and their order come from integers, the texts are only
+    looked up and joined.
+    """
+    keep = np.flatnonzero(code >= 0)
+    if not len(keep):
+        return pd.Series([], index=pd.Index([], dtype="int64", name="_lid"), dtype=object, name=values.name)
+    lid, code = lid[keep], code[keep]
+    distinct, first = np.unique(code, return_index=True)
+    texts = values.iloc[keep[first]].astype(object).to_numpy()
+    rank = np.empty(len(distinct), dtype="int64")  # each code's place in the texts' sort order
+    rank[sorted(range(len(texts)), key=texts.__getitem__)] = np.arange(len(texts))
+    by_rank = texts[np.argsort(rank)]
+    width = len(distinct)
+    pairs = np.unique(lid * width + rank[np.searchsorted(distinct, code)])  # sorted by (lid, text), distinct
+    g, r = pairs // width, pairs % width
+    starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
+    ends = np.r_[starts[1:], len(g)]
+    out = by_rank[r[starts]].copy()  # one text: no join (most licences)
+    for i in np.flatnonzero(ends - starts > 1).tolist():
+        out[i] = ";".join(by_rank[r[starts[i]:ends[i]]])
+    return pd.Series(out, index=pd.Index(g[starts], name="_lid"), dtype=object, name=values.name)
 
 
 def build_links(rows: pd.DataFrame, out_of_scope: np.ndarray | None = None) -> Links:
@@ -129,8 +163,8 @@ def build_links(rows: pd.DataFrame, out_of_scope: np.ndarray | None = None) -> L
     lic["n_partners"] = aut[aut["_pc"] >= 0].groupby("_lid")["_pc"].nunique().reindex(lic.index, fill_value=0)
     lic["lic_withheld"] = aut["withheld"].fillna(False).astype(bool).groupby(aut["_lid"]).any()
     lic["lic_excluded"] = aut["_oos"].groupby(aut["_lid"]).all()
-    lic["partners"] = join_sorted(aut, "_lid", "partner_state")
-    lic["categories"] = join_sorted(aut, "_lid", "category")
+    lic["partners"] = _joined(aut["_lid"].to_numpy(), aut["_pc"].to_numpy(), aut["partner_state"])
+    lic["categories"] = _joined(aut["_lid"].to_numpy(), aut["_cc"].to_numpy(), aut["category"])
     lic = lic.reset_index()
     lic[["partners", "categories"]] = lic[["partners", "categories"]].fillna("")
 
@@ -154,7 +188,9 @@ def build_links(rows: pd.DataFrame, out_of_scope: np.ndarray | None = None) -> L
                              "date": rows["date"].to_numpy(dtype="datetime64[ns]")[ex_pos]})
     status = np.zeros(len(rows), dtype="int8")  # "" (not a shipment)
     status[is_act] = 2  # UNKNOWN
-    status[is_act & pd.Series(kc).isin(pd.unique(aut["_kc"].to_numpy())).to_numpy()] = 3  # OTHER_FLOW
+    licensed = np.zeros(int(kc.max(initial=-1)) + 2, dtype=bool)  # per licence key code (small integers)
+    licensed[aut["_kc"].to_numpy()] = True
+    status[is_act & (kc >= 0) & licensed[kc]] = 3  # OTHER_FLOW
     status[linked] = 4  # LINKED
     status[is_act & (kc < 0)] = 1  # NONE
     partner_ok = _pairs_in(lid, pc, aut["_lid"].to_numpy(), aut["_pc"].to_numpy()) | ~linked
