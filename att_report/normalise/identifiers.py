@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import numpy as np
 import pandas as pd
 
 _SEPARATORS = r"[\s\-_/.\u00a0]+"
@@ -13,10 +14,74 @@ _ASCII_SEPARATORS = "[" + "".join(f"\\x{c:02x}" for c in range(128) if re.fullma
 
 
 def licence_key(licence_no: pd.Series) -> pd.Series:
-    """Normalise licence numbers for linking (see _licence_key), once per distinct value."""
+    """Normalise licence numbers for linking (see _licence_key).
+
+    ASCII values straight from their bytes, the others once per distinct value.
+    """
     from att_report.normalise.unique import per_unique
 
-    return per_unique(licence_no.astype("string"), _licence_key)
+    text = licence_no.astype("string")
+    fast = _ascii_keys(text)
+    return per_unique(text, _licence_key) if fast is None else fast
+
+
+# bytes kept: all but the ASCII separators _SEPARATORS matches (as _ASCII_SEPARATORS spells them)
+_KEEP = np.array([c >= 128 or re.fullmatch(_SEPARATORS, chr(c)) is None for c in range(256)])
+
+
+def _ascii_keys(text: pd.Series) -> pd.Series | None:
+    """_licence_key over arrow text: ASCII values from their UTF-8 bytes, others per distinct value.
+
+    Hashing a million licence numbers to work per distinct value cost more
+    than the work (benchmark, issue 7): upper-casing and dropping separators
+    are byte maps on ASCII. None: not arrow-backed text.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from att_report.normalise.unique import _arrow_text, per_unique
+
+    arr = _arrow_text(text)
+    if arr is None:
+        return None
+    n = len(arr)
+    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    buffers = arr.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=off_type)[arr.offset:arr.offset + n + 1].astype(np.int64)
+    data = (np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if n and buffers[2] is not None
+            else np.empty(0, dtype=np.uint8))
+    offsets -= offsets[0] if n else 0
+    valid = (np.ones(n, dtype=bool) if arr.null_count == 0
+             else np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool))
+    non_ascii = ~np.asarray(pc.fill_null(pc.string_is_ascii(arr), True).to_numpy(zero_copy_only=False), dtype=bool)
+    keep = _KEEP[data]
+    kept = data[keep]
+    length = np.diff(offsets)
+    at = np.flatnonzero(length > 0)
+    new_length = np.zeros(n, dtype=np.int64)
+    if len(at):
+        # a value's bytes run from its start to the next non-empty value's start
+        new_length[at] = np.add.reduceat(keep.view(np.uint8), offsets[:-1][at], dtype=np.int32)
+    new_offsets = np.zeros(n + 1, dtype=np.int64)
+    np.cumsum(new_length, out=new_offsets[1:])
+    present = valid & (new_length > 0)  # nothing left: NA
+    keys = pc.ascii_upper(pa.LargeStringArray.from_buffers(n, pa.py_buffer(new_offsets), pa.py_buffer(kept),
+                                                           pa.array(present).buffers()[1]))
+    # a purely numeric number loses its leading zeros ("0" stays)
+    numeric = (present & ~non_ascii
+               & np.asarray(pc.fill_null(pc.ascii_is_decimal(keys), False).to_numpy(zero_copy_only=False), dtype=bool))
+    if numeric.any():
+        mask = pa.array(numeric)
+        stripped = pc.utf8_ltrim(keys.filter(mask), "0")
+        stripped = pc.if_else(pc.equal(stripped, ""), pa.scalar("0", pa.large_string()), stripped)
+        keys = pc.replace_with_mask(keys, mask, stripped)
+    out = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([keys], type=pa.large_string())), index=text.index)
+    other = non_ascii & valid
+    if other.any():
+        rows = np.flatnonzero(other)
+        slow = per_unique(text.iloc[rows], _licence_key)
+        out.iloc[rows] = slow.to_numpy(dtype=object, na_value=None)
+    return out
 
 
 def _licence_key(licence_no: pd.Series) -> pd.Series:

@@ -63,6 +63,18 @@ def _scan_chunk(chunk) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     control = np.zeros(n, dtype=bool)
     if not len(data):
         return suspect, control, empty
+    low, high = int(data.min()), int(data.max())
+    if low >= 0x20 and high < 0x7F:
+        # printable ASCII only (ids, codes, numbers, most names: two quick reductions instead of
+        # five passes over the bytes; benchmark, issue 7): no control or zero-width character, and
+        # the only space-like character is " ", at an end when the first or last byte is one
+        if low > 0x20:
+            return suspect, control, empty
+        suspect = (data[np.minimum(starts, len(data) - 1)] == 0x20) | (data[np.maximum(ends - 1, 0)] == 0x20)
+        suspect &= has
+        if valid is not None:
+            suspect &= valid
+        return suspect, control, empty
     # ends: a space-like character first or last. The first byte tells for the
     # first character; for the last, an ASCII last byte tells, and a multibyte
     # last character is found from the byte two or three places before the end.
