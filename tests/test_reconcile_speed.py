@@ -154,3 +154,17 @@ def test_licence_pairs_by_table_match_isin(wide):
     pairs = set(zip(aut_lid.tolist(), aut_code.tolist()))
     want = np.array([lc[0] >= 0 and lc[1] >= 0 and lc in pairs for lc in zip(lid.tolist(), code.tolist())])
     assert np.array_equal(_pairs_in(lid, code, aut_lid, aut_code), want)
+
+
+@pytest.mark.parametrize("kind", ["small", "large", "nullable", "empty"])
+def test_rows_a_finding_points_at_match_isin(kind):
+    from att_report.reconcile import _rows_at
+    rng = np.random.default_rng(1)
+    n = 0 if kind == "empty" else 2_000
+    values = rng.integers(1, 10**9 if kind == "large" else 3_000, n)
+    src_row = pd.Series(values, dtype="Int64" if kind == "nullable" else "int64")
+    if kind == "nullable":
+        src_row[::7] = pd.NA
+    wanted = np.r_[values[:40], -5, 10**12, 0].astype("int64")
+    want = np.flatnonzero(src_row.isin(wanted).to_numpy())
+    assert np.array_equal(_rows_at(src_row, wanted), want)

@@ -73,8 +73,10 @@ def targets_for(findings: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     f = f.assign(row=f["row"].astype("Int64"),
                  sheet=f["sheet"].astype("string").fillna(""),
                  agency=f["agency"].astype("string"), file=f["file"].astype("string"))
-    # only rows some finding points at (an integer filter first: string merges over every row are slow)
-    records = records[records["src_row"].isin(f["row"].astype("int64").unique())]
+    # only rows some finding points at (an integer filter first: string merges over every row are slow),
+    # and only the columns read here (a row filter copies every column)
+    at = _rows_at(records["src_row"], f["row"].astype("int64").unique())
+    records = records[["row_uid", "src_agency", "src_file", "src_sheet", "src_row"]].iloc[at]
     r = pd.DataFrame({
         "row_uid": records["row_uid"].to_numpy(),
         "agency": records["src_agency"].astype("string").to_numpy(),
@@ -84,6 +86,18 @@ def targets_for(findings: pd.DataFrame, records: pd.DataFrame) -> pd.DataFrame:
     })
     out = f.merge(r, on=["agency", "file", "sheet", "row"], how="inner")[cols]
     return out.drop_duplicates().sort_values(cols, kind="mergesort").reset_index(drop=True)
+
+
+def _rows_at(src_row: pd.Series, wanted: np.ndarray) -> np.ndarray:
+    """Positions of the rows whose src_row is one of `wanted` (ascending)."""
+    values = src_row.to_numpy()
+    if (values.dtype.kind in "iu" and len(values) and int(values.min()) >= 0
+            and int(values.max()) < 8 * len(values) + 1024):
+        # row numbers are small integers: a lookup table instead of hashing a million of them
+        table = np.zeros(int(values.max()) + 1, dtype=bool)
+        table[wanted[(wanted >= 0) & (wanted < len(table))]] = True
+        return np.flatnonzero(table[values])
+    return np.flatnonzero(src_row.isin(wanted).to_numpy())
 
 
 def _set_fields(records: pd.DataFrame, sets: dict[str, dict[int, object]]) -> None:
