@@ -14,6 +14,7 @@ import pandas as pd
 import pandera.pandas as pa
 
 from att_report.findings import Severity
+from att_report.normalise.unique import factorize
 from att_report.rules import RuleContext, emit, rule
 from att_report.schema import BASES, FLOWS
 
@@ -70,7 +71,7 @@ def _may_fail(records: pd.DataFrame, schema: pa.DataFrameSchema) -> np.ndarray |
         try:
             by_value = pd.api.types.is_string_dtype(values.dtype) or values.dtype == object
             if by_value:
-                codes, uniques = pd.factorize(values)
+                codes, uniques = factorize(values)  # arrow text: one dictionary encoding, not pandas' batches
                 target = pd.Series(uniques, dtype=values.dtype)
             else:
                 target = values
