@@ -168,3 +168,56 @@ def test_rows_a_finding_points_at_match_isin(kind):
     wanted = np.r_[values[:40], -5, 10**12, 0].astype("int64")
     want = np.flatnonzero(src_row.isin(wanted).to_numpy())
     assert np.array_equal(_rows_at(src_row, wanted), want)
+
+
+@pytest.mark.parametrize("sort", [False, True])
+def test_factorize_of_arrow_text_matches_pandas(sort):
+    from att_report.reconcile.common import factorize
+    values = ["Zoll", "customs", None, "Ärar", "", "customs", "日本", "Zoll", "zoll", None, "a\u0301", "á"]
+    series = pd.Series(values, dtype="string")
+    for s in (series, series.iloc[3:].reset_index(drop=True), pd.Series(values, dtype=object)):
+        assert np.array_equal(factorize(s, sort=sort), pd.factorize(s, sort=sort)[0])
+
+
+def _every_rule_frame() -> pd.DataFrame:
+    from tests.test_reconcile_fast import _dup_frame, _scope_frame
+    from tests.test_reconcile_rules import CFG, lic, ship
+    scope, dup = _scope_frame(), _dup_frame()
+    extra = pd.DataFrame([ship(record_id="S1", quantity=3, partner_state=CFG.state),  # repeated id, own forces
+                          ship(record_id="S9", licence_no="EL-0003", hs_code="9306.21", date="2024-07-01"),
+                          ship(record_id="S10", licence_no="", date="2024-07-02"),
+                          ship(record_id="S11", licence_no="EL-7777", date="2024-07-03"),
+                          lic(record_id="L1", licence_no="EL-0100", valid_until="2023-01-01")])
+    out = pd.concat([scope, dup], ignore_index=True)
+    from tests.test_reconcile_rules import frame
+    more = frame([], list(extra.to_dict("records")))
+    out = pd.concat([out, more], ignore_index=True)
+    out["row_uid"] = np.arange(len(out))
+    out["src_row"] = np.arange(2, len(out) + 2)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_rules_on_every_row_with_an_active_mask_find_what_they_find_on_the_active_rows(seed):
+    """reconcile() hands the rules every row and a mask of the active ones instead of cutting them."""
+    from att_report.reconcile import link as lk
+    from att_report.reconcile.common import add_codes
+    from att_report.reconcile.duplicates import exact_duplicates
+    from att_report.rules import RuleContext, rules_for
+    from tests.test_reconcile_rules import CFG
+
+    recs = _every_rule_frame()
+    rng = np.random.default_rng(seed)
+    mask = rng.random(len(recs)) < 0.8
+    every, cut = add_codes(recs), add_codes(recs[mask].reset_index(drop=True))
+    merges = exact_duplicates(cut)
+    key = ["code", "finding_id", "row", "message", "related"]
+    seen = set()
+    for r in rules_for("reconcile"):
+        masked = r.func(every, RuleContext(CFG, extra={
+            "merges": merges, "active": mask, "in_scope": mask, "links": lk.build_links(every, None, among=mask)}))
+        plain = r.func(cut, RuleContext(CFG, extra={"merges": merges}))
+        pd.testing.assert_frame_equal(masked.sort_values(key).reset_index(drop=True),
+                                      plain.sort_values(key).reset_index(drop=True))
+        seen.update(plain["code"])
+    assert len(seen) >= 10, seen  # the fixture triggers most rules

@@ -123,31 +123,18 @@ def _not_applicable(decision, fid: str, why: str, where: pd.Series | None) -> Fi
     ).with_id(fid)
 
 
-def _cut(frame: pd.DataFrame, mask: np.ndarray, columns: list[str], extra: dict[str, np.ndarray]) -> pd.DataFrame:
-    """frame.loc[mask, columns] plus the `extra` arrays cut by the same mask, built in one go.
-
-    Each column is filtered on its own (arrow text by pyarrow's filter) into one new frame:
-    `.loc[mask, columns]` takes by positions block by block, twice the time at 1M rows.
-    """
-    if mask.all():  # nothing to cut: a column selection shares the data (copy-on-write)
-        return frame[columns].assign(**extra)
-    data = {c: frame[c].array[mask] for c in columns}
-    data.update((name, values[mask]) for name, values in extra.items())
-    return pd.DataFrame(data, index=frame.index[mask], copy=False)
-
-
 def _run(codes, records: pd.DataFrame, ctx: RuleContext, *, skip: bool = False) -> pd.DataFrame:
     """Findings of the reconcile rules whose code is in `codes` (or, with `skip`, not in them)."""
     return fnd.concat(r.func(records, ctx) for r in rules_for("reconcile") if (r.code in codes) != skip)
 
 
-def _scoped_out(found: pd.DataFrame, active: pd.DataFrame, by_id: dict) -> np.ndarray:
-    """Per active row: flagged by a scope finding that no `accept`/`override` decision brings back."""
+def _scoped_out(found: pd.DataFrame, rows: pd.DataFrame, by_id: dict) -> np.ndarray:
+    """Per row: flagged by a scope finding that no `accept`/`override` decision brings back."""
     kept = [f for f, d in by_id.items() if d.decision != "exclude"]
     out = found[found["code"].isin(SCOPE_CODES) & ~found["finding_id"].isin(kept)]
     if out.empty:
-        return np.zeros(len(active), dtype=bool)
-    return active["row_uid"].isin(targets_for(out, active)["row_uid"]).to_numpy()
+        return np.zeros(len(rows), dtype=bool)
+    return rows["row_uid"].isin(targets_for(out, rows)["row_uid"]).to_numpy()
 
 
 def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
@@ -161,29 +148,35 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
     valid = out["valid"].astype(bool).to_numpy()
     # text columns coded once for the duplicates and all rules (integer group-bys and joins), over
     # every row: a row filter would copy each column, and invalid rows take part in nothing (masks)
-    keyed = add_codes(out[list(dict.fromkeys([*EXACT_COLUMNS, *RULE_COLUMNS]))])
+    # (not the columns merging may fill: the rules get theirs coded after the merges, and the
+    # duplicates code them on their few candidate rows)
+    keyed = add_codes(out[list(dict.fromkeys([*EXACT_COLUMNS, *RULE_COLUMNS]))],
+                      [c for c in CODED if c not in COALESCE])
     merges = exact_duplicates(keyed, among=valid)
     out = apply_merges(out, merges)
-    # the rules get only the columns they read; codes of the columns merging may fill are redone
+    # the rules get only the columns they read, every row and a mask of the active ones (valid, not
+    # merged: cutting the others out would copy every column); codes of the columns merging may fill
+    # are made after the merges
     is_active = valid & (out["disposition"] != "merged").to_numpy()
-    active = _cut(out, is_active, list(RULE_COLUMNS),
-                  {f"_c_{c}": keyed[f"_c_{c}"].to_numpy() for c in CODED if c not in COALESCE})
+    rows = out[list(RULE_COLUMNS)].assign(
+        **{f"_c_{c}": keyed[f"_c_{c}"].to_numpy() for c in CODED if c not in COALESCE})
     del keyed
-    active = add_codes(active, [c for c in CODED if c in COALESCE])
+    rows = add_codes(rows, [c for c in CODED if c in COALESCE])
     by_id = decisions.by_id() if decisions is not None else {}
     first = (*SCOPE_CODES, *EVERY_RECORD_CODES)
-    wide = RuleContext(config, extra={"merges": merges})
-    found = _run(first, active, wide)
+    wide = RuleContext(config, extra={"merges": merges, "active": is_active})
+    found = _run(first, rows, wide)
     # the other rules check the rows in scope only (a mask, see rules.in_scope: cutting the rows
     # would copy every column); the links see every active row (see link.build_links)
-    scoped = _scoped_out(found, active, by_id)
-    ctx = RuleContext(config, extra={"merges": merges, "links": lk.build_links(active, scoped)})
+    scoped = _scoped_out(found, rows, by_id) & is_active
+    ctx = RuleContext(config, extra={"merges": merges, "active": is_active,
+                                     "links": lk.build_links(rows, scoped, among=is_active)})
     if "hs" in wide.extra:  # HS facts per distinct code, computed by the first pass
         ctx.extra["hs"] = wide.extra["hs"]
-    if scoped.any():
-        ctx.extra["in_scope"] = ~scoped
-    found = fnd.sort_frame(fnd.concat([found, _run(first, active, ctx, skip=True)]))
-    del ctx, wide, active
+    if scoped.any() or not is_active.all():
+        ctx.extra["in_scope"] = is_active & ~scoped
+    found = fnd.sort_frame(fnd.concat([found, _run(first, rows, ctx, skip=True)]))
+    del ctx, wide, rows
 
     every = found if intake_findings is None or intake_findings.empty else fnd.concat([intake_findings, found])
     targets = targets_for(every, out)

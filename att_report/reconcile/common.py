@@ -20,11 +20,19 @@ CODED = ("licence_key", "flow", "basis", "partner_state", "category", "src_agenc
 def factorize(series: pd.Series, *, sort: bool = False) -> np.ndarray:
     """Integer codes of a text column (-1 for missing). Codes depend on the rows: never use them in ids."""
     arr = getattr(series.array, "_pa_array", None)
-    if (not sort and arr is not None and arr.num_chunks == 1
+    if (arr is not None and arr.num_chunks == 1
             and (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type))):
         # pyarrow text: its dictionary encoding gives pd.factorize's codes (first appearance, nulls -1)
         # without building the distinct values (a million record ids cost a quarter of a second)
-        return pc.dictionary_encode(arr.chunk(0)).indices.fill_null(-1).to_numpy().astype("int64")
+        encoded = pc.dictionary_encode(arr.chunk(0))
+        found = encoded.indices.fill_null(-1).to_numpy().astype("int64")
+        if not sort:
+            return found
+        # sorted codes: rank the few distinct texts (code point order, as pandas sorts them)
+        texts = encoded.dictionary.to_pylist()
+        rank = np.full(len(texts) + 1, -1, dtype="int64")  # rank[-1]: missing stays -1
+        rank[sorted(range(len(texts)), key=texts.__getitem__)] = np.arange(len(texts))
+        return rank[found]
     return pd.factorize(series, sort=sort)[0].astype("int64")
 
 
@@ -96,7 +104,8 @@ def dense_codes(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     seen = np.zeros(top, dtype=bool)
     seen[key] = True
     uniq = np.flatnonzero(seen)  # sorted
-    table = np.cumsum(seen) - 1
+    table = np.empty(top, dtype="int64")  # read only where seen: no need to fill the rest
+    table[uniq] = np.arange(len(uniq))
     c = table[key]
     # from sorted order to order of first appearance, as pd.factorize numbers
     first = np.full(len(uniq), n, dtype="int64")

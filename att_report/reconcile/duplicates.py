@@ -31,9 +31,16 @@ EXACT_COLUMNS = ("row_uid", "src_agency", "src_file", "src_sheet", "src_row", "r
                  "value", "currency")
 
 
+def _codes_at(rows: pd.DataFrame, col: str, pos: np.ndarray) -> np.ndarray:
+    """Integer codes of `col` at rows `pos` (-1: missing): the precomputed ones, else of those rows only."""
+    if f"_c_{col}" in rows:
+        return codes(rows, col)[pos]
+    return pd.factorize(rows[col].iloc[pos])[0].astype("int64")
+
+
 def _key_codes(rows: pd.DataFrame, col: str, pos: np.ndarray) -> np.ndarray:
     """Integer codes of `col` at rows `pos`, a missing value one more value (missing equals missing)."""
-    c = codes(rows, col)[pos] if col in CODED else pd.factorize(rows[col].iloc[pos])[0].astype("int64")
+    c = _codes_at(rows, col, pos)
     return np.where(c < 0, int(c.max(initial=0)) + 1, c)
 
 
@@ -45,7 +52,7 @@ def _group_ids(rows: pd.DataFrame, pos: np.ndarray) -> np.ndarray:
     nq = np.flatnonzero(no_qty)  # few rows: factorize only their values
     if len(nq):
         value[nq] = pd.factorize(rows["value"].iloc[pos[nq]])[0]
-    currency = codes(rows, "currency")[pos]
+    currency = _codes_at(rows, "currency", pos)
     extra = [np.where(no_qty, value, -1), np.where(no_qty, currency, -1)]
     parts = [_key_codes(rows, c, pos) for c in EXACT_KEY] + [np.where(e < 0, int(e.max(initial=0)) + 1, e)
                                                              for e in extra]

@@ -124,13 +124,16 @@ def _joined(lid: np.ndarray, code: np.ndarray, values: pd.Series) -> pd.Series:
     return pd.Series(out, index=pd.Index(g[starts], name="_lid"), dtype=object, name=values.name)
 
 
-def build_links(rows: pd.DataFrame, out_of_scope: np.ndarray | None = None) -> Links:
+def build_links(rows: pd.DataFrame, out_of_scope: np.ndarray | None = None,
+                among: np.ndarray | None = None) -> Links:
     """Link the actual rows of `rows` to its authorized rows.
 
     `out_of_scope` (bool per row, optional) marks rows left out of the
     report: their actual rows are not shipments here (status "", no bucket)
     but are listed in `Links.excluded` when they quote a known licence; their
-    authorized rows stay licence lines.
+    authorized rows stay licence lines. `among` (bool per row, optional)
+    marks the rows that take part at all: the others (invalid or merged
+    rows, see reconcile()) are neither shipments nor licence lines.
 
     Joins run on integer codes (`_lid` = licence key x flow, partner and
     category codes, see common.codes): string merges on a million rows cost
@@ -148,6 +151,9 @@ def build_links(rows: pd.DataFrame, out_of_scope: np.ndarray | None = None) -> L
     oos = np.zeros(len(rows), dtype=bool) if out_of_scope is None else np.asarray(out_of_scope, dtype=bool)
     is_aut = (rows["basis"] == "authorized").fillna(False).to_numpy()
     is_act = (rows["basis"] == "actual").fillna(False).to_numpy()
+    if among is not None:
+        is_aut = is_aut & np.asarray(among, dtype=bool)
+        is_act = is_act & np.asarray(among, dtype=bool)
     act_oos = is_act & oos
     is_act = is_act & ~oos  # an excluded shipment is no shipment to check
     aut_pos = np.flatnonzero(is_aut & (rows["_lid"] >= 0).to_numpy())

@@ -54,12 +54,24 @@ EVERY_RECORD_CODES = ("duplicate-merged", "duplicate-record-id")
 def in_scope(records: pd.DataFrame, ctx: RuleContext) -> np.ndarray:
     """Per row of `records`: is it in the report's scope? (ctx.extra["in_scope"], else every row)
 
-    reconcile() hands the second-pass rules every active row plus this mask
-    rather than the rows in scope alone, since cutting a million rows copies
-    every column. A rule that reads `records` itself (not only the links)
-    must leave the rows out of scope alone.
+    reconcile() hands the second-pass rules every row plus this mask (active,
+    see `active`, and in scope) rather than the rows in scope alone, since
+    cutting a million rows copies every column. A rule that reads `records`
+    itself (not only the links) must leave the rows out of scope alone.
     """
     mask = ctx.extra.get("in_scope")
+    return np.ones(len(records), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
+
+
+def active(records: pd.DataFrame, ctx: RuleContext) -> np.ndarray:
+    """Per row of `records`: does it take part in the rules? (ctx.extra["active"], else every row)
+
+    reconcile() hands the rules every row plus this mask (valid, not merged) rather than
+    cutting the rows out, which copies every column; in_scope() implies it. A first-pass
+    rule (see SCOPE_CODES, EVERY_RECORD_CODES) that reads `records` itself must leave the
+    other rows alone.
+    """
+    mask = ctx.extra.get("active")
     return np.ones(len(records), dtype=bool) if mask is None else np.asarray(mask, dtype=bool)
 
 
@@ -507,7 +519,8 @@ def rule_duplicate_record_id(records: pd.DataFrame, ctx: RuleContext) -> pd.Data
     double counting (the same file sent twice, or a monthly and a cumulative
     file). One finding per repeated id, on its first row.
     """
-    repeated = repeated_texts(codes(records, "src_agency"), records["record_id"])
+    # rows that take no part count as no agency: they repeat nothing
+    repeated = repeated_texts(np.where(active(records, ctx), codes(records, "src_agency"), -1), records["record_id"])
     dup = records.loc[repeated, list(PROV)]
     dup = dup[text(dup["record_id"]).str.strip() != ""]
     if dup.empty:
@@ -541,7 +554,8 @@ def rule_own_forces(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     state = getattr(ctx.config, "state", None)
     if not state:
         return fnd.empty_frame()
-    hit = records.loc[(records["partner_state"] == state).fillna(False), [*PROV, "partner_state"]]
+    hit = records.loc[(records["partner_state"] == state).fillna(False).to_numpy() & active(records, ctx),
+                      [*PROV, "partner_state"]]
     msg = (f"The partner State is {state}, the reporting State itself: likely equipment of its own forces "
            "(ATT Art. 2(3), out of scope). Excluded from the report; accept to report it, or override "
            "partner_state if the partner is wrong.")
@@ -571,7 +585,7 @@ def rule_out_of_scope(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
     """
     fact, facts = _hs_facts(records, ctx)
     oos = np.append(facts["out_of_scope"].to_numpy(dtype=bool), False)  # [-1]: no HS code
-    hit_pos = np.flatnonzero(oos[fact])
+    hit_pos = np.flatnonzero(oos[fact] & active(records, ctx))
     hit = records[[*PROV, "hs_code"]].iloc[hit_pos]
     heading = pd.Series(text(facts["heading"]).to_numpy()[fact[hit_pos]], index=hit.index)
     msg = ("HS code " + text(hit["hs_code"]) + " (heading " + heading + ") is ammunition or parts, "
