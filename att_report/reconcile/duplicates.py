@@ -197,7 +197,8 @@ def apply_merges(records: pd.DataFrame, merges: pd.DataFrame) -> pd.DataFrame:
     for name in COALESCE:
         if name not in out:
             continue
-        fill = twins.dropna(subset=[name]).groupby("_surv", sort=True)[name].first()
+        known = twins[name].notna().to_numpy()  # (a Series cut: dropna on the frame copies every column)
+        fill = twins[name][known].groupby(twins["_surv"][known], sort=True).first()
         if fill.empty:
             continue
         target = pos(fill.index)

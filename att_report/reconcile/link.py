@@ -88,13 +88,18 @@ def _pairs_in(lid: np.ndarray, code: np.ndarray, aut_lid: np.ndarray, aut_code: 
     return pd.Series(key).isin(pd.unique(keys)).to_numpy() & valid
 
 
-def _take(values: np.ndarray, pos: np.ndarray, missing) -> np.ndarray:
-    """values[pos], `missing` where pos is -1."""
-    if not len(values):
-        return np.full(len(pos), missing, dtype=values.dtype)
-    out = values[np.where(pos >= 0, pos, 0)]
-    out[pos < 0] = missing
-    return out
+def _taker(pos: np.ndarray):
+    """A function: (values, missing) -> values[pos], `missing` where pos is -1 (the masks made once)."""
+    none = pos < 0
+    safe = np.where(none, 0, pos)
+
+    def take(values: np.ndarray, missing) -> np.ndarray:
+        if not len(values):
+            return np.full(len(pos), missing, dtype=values.dtype)
+        out = values[safe]
+        out[none] = missing
+        return out
+    return take
 
 
 def _joined(lid: np.ndarray, code: np.ndarray, values: pd.Series) -> pd.Series:
@@ -108,13 +113,23 @@ def _joined(lid: np.ndarray, code: np.ndarray, values: pd.Series) -> pd.Series:
     if not len(keep):
         return pd.Series([], index=pd.Index([], dtype="int64", name="_lid"), dtype=object, name=values.name)
     lid, code = lid[keep], code[keep]
-    distinct, first = np.unique(code, return_index=True)
-    texts = values.iloc[keep[first]].astype(object).to_numpy()
-    rank = np.empty(len(distinct), dtype="int64")  # each code's place in the texts' sort order
-    rank[sorted(range(len(texts)), key=texts.__getitem__)] = np.arange(len(texts))
-    by_rank = texts[np.argsort(rank)]
-    width = len(distinct)
-    pairs = np.unique(lid * width + rank[np.searchsorted(distinct, code)])  # sorted by (lid, text), distinct
+    # each code's first line (codes are small integers: a minimum per code, no sort)
+    first_at = np.full(int(code.max()) + 1, len(code), dtype="int64")
+    np.minimum.at(first_at, code, np.arange(len(code)))
+    distinct = np.flatnonzero(first_at < len(code))
+    texts = values.iloc[keep[first_at[distinct]]].astype(object).to_numpy()
+    rank = np.full(len(first_at), -1, dtype="int64")  # each code's place in the texts' sort order
+    rank[distinct[sorted(range(len(texts)), key=texts.__getitem__)]] = np.arange(len(texts))
+    by_rank = np.empty(len(texts), dtype=object)
+    by_rank[rank[distinct]] = texts
+    width = len(texts)
+    pairs = lid * width + rank[code]
+    if int(pairs.max()) < max(8 * len(pairs), 1 << 20):  # distinct pairs, sorted by (lid, text), by a table
+        seen = np.zeros(int(pairs.max()) + 1, dtype=bool)
+        seen[pairs] = True
+        pairs = np.flatnonzero(seen)
+    else:
+        pairs = np.unique(pairs)
     g, r = pairs // width, pairs % width
     starts = np.r_[0, np.flatnonzero(np.diff(g)) + 1]
     ends = np.r_[starts[1:], len(g)]
@@ -201,7 +216,8 @@ def build_links(rows: pd.DataFrame, out_of_scope: np.ndarray | None = None,
     status[is_act & (kc < 0)] = 1  # NONE
     partner_ok = _pairs_in(lid, pc, aut["_lid"].to_numpy(), aut["_pc"].to_numpy()) | ~linked
     category_ok = _pairs_in(lid, cc, aut["_lid"].to_numpy(), aut["_cc"].to_numpy()) | ~linked
-    n_cats = _take(lic["n_cats"].to_numpy(), li, 0)
+    take = _taker(li)
+    n_cats = take(lic["n_cats"].to_numpy(), 0)
     multi = n_cats > 1
     bucket = np.where(multi, cc, -2)
     bucket[multi & ~category_ok] = NO_BUCKET  # a category not on the licence
@@ -209,10 +225,10 @@ def build_links(rows: pd.DataFrame, out_of_scope: np.ndarray | None = None,
     ship = rows.assign(
         status=pd.Categorical.from_codes(status, categories=["", NONE, UNKNOWN, OTHER_FLOW, LINKED]),
         _li=li,
-        issue=pd.Series(_take(lic["issue"].to_numpy(), li, np.datetime64("NaT")), index=rows.index),
-        expiry=pd.Series(_take(lic["expiry"].to_numpy(), li, np.datetime64("NaT")), index=rows.index),
-        n_cats=n_cats, n_partners=_take(lic["n_partners"].to_numpy(), li, 0),
-        lic_withheld=_take(lic["lic_withheld"].to_numpy(dtype=bool), li, False),
+        issue=pd.Series(take(lic["issue"].to_numpy(), np.datetime64("NaT")), index=rows.index),
+        expiry=pd.Series(take(lic["expiry"].to_numpy(), np.datetime64("NaT")), index=rows.index),
+        n_cats=n_cats, n_partners=take(lic["n_partners"].to_numpy(), 0),
+        lic_withheld=take(lic["lic_withheld"].to_numpy(dtype=bool), False),
         partner_ok=partner_ok, category_ok=category_ok, bucket=bucket,
     )
     return Links(shipments=ship, licences=lic, lines=lines, excluded=excluded)

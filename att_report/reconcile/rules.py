@@ -613,13 +613,17 @@ def rule_hs_category_mismatch(records: pd.DataFrame, ctx: RuleContext) -> pd.Dat
     checked = known[fact] & (cat >= 0) & in_scope(records, ctx)
     if not checked.any():
         return fnd.empty_frame()
-    # per distinct (HS code, category) pair, not per row
-    pair = pd.DataFrame({"f": fact[checked], "c": cat[checked]})
-    uniq = pair.drop_duplicates()
+    # per distinct (HS code, category) pair, not per row: a table of the few pairs (small codes)
+    f_at, c_at = fact[checked], cat[checked]
+    width = len(cats)
+    pair = f_at * width + c_at
+    seen = np.zeros(len(facts) * width, dtype=bool)
+    seen[pair] = True
     cand_text, cat_text = facts["candidates"].to_numpy(dtype=object), cats.astype(str).to_numpy(dtype=object)
-    uniq = uniq.assign(_ok=[_fits(cat_text[c], cand_text[f]) for f, c in zip(uniq["f"].tolist(), uniq["c"].tolist())])
-    ok = pair.merge(uniq, on=["f", "c"], how="left")["_ok"].to_numpy(dtype=bool)
-    hit_pos = np.flatnonzero(checked)[~ok]
+    fits = np.zeros(len(seen), dtype=bool)
+    for p in np.flatnonzero(seen).tolist():
+        fits[p] = _fits(cat_text[p % width], cand_text[p // width])
+    hit_pos = np.flatnonzero(checked)[~fits[pair]]
     hit = records[[*PROV, "hs_code", "category"]].iloc[hit_pos]
     c = pd.Series(cand_text[fact[hit_pos]], index=hit.index, dtype="string")
     msg = ("Category " + text(hit["category"]) + " does not fit HS code " + text(hit["hs_code"])
