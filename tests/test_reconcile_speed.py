@@ -128,7 +128,7 @@ def test_licence_texts_joined_from_codes_match_join_sorted(seed):
     n = int(rng.integers(1, 600))
     pool = ["DE", "FR", "Zz", "ÄB", "ab", "a", "b;c", "日本", "", None]
     frame = pd.DataFrame({
-        "_lid": rng.integers(0, max(n // 4, 1), n) * 3,
+        "_lid": rng.integers(0, max(n // 4, 1), n) * (3 if seed < 3 else 10**8),  # large ids: no table
         "partner_state": pd.array([pool[i] for i in rng.integers(0, len(pool), n)], dtype="string"),
     })
     want = join_sorted(frame, "_lid", "partner_state")

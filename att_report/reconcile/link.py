@@ -124,7 +124,7 @@ def _joined(lid: np.ndarray, code: np.ndarray, values: pd.Series) -> pd.Series:
     by_rank[rank[distinct]] = texts
     width = len(texts)
     pairs = lid * width + rank[code]
-    if int(pairs.max()) < max(8 * len(pairs), 1 << 20):  # distinct pairs, sorted by (lid, text), by a table
+    if int(pairs.max()) < max(8 * len(pairs), 1 << 24):  # distinct pairs, sorted by (lid, text), by a table
         seen = np.zeros(int(pairs.max()) + 1, dtype=bool)
         seen[pairs] = True
         pairs = np.flatnonzero(seen)
