@@ -82,3 +82,18 @@ def test_warming_later_stages_first_changes_no_output_byte(tmp_path):
     assert outputs["cold"].keys() == outputs["warm"].keys() and len(outputs["cold"]) >= 5
     for name in outputs["cold"]:
         assert outputs["cold"][name] == outputs["warm"][name], name
+
+
+def test_the_cycle_collector_is_set_for_the_batch_and_restored():
+    import gc
+
+    from att_report.cli import _gc_for_a_batch
+
+    before, frozen = gc.get_threshold(), gc.get_freeze_count()
+    with _gc_for_a_batch():
+        assert gc.get_threshold()[0] >= 10_000  # not every 700 allocations
+        assert gc.get_freeze_count() > frozen  # loaded modules are out of its scans
+        cycle = []
+        cycle.append(cycle)
+        assert gc.collect() >= 0  # still collects on demand
+    assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
