@@ -221,3 +221,13 @@ def test_rules_on_every_row_with_an_active_mask_find_what_they_find_on_the_activ
                                       plain.sort_values(key).reset_index(drop=True))
         seen.update(plain["code"])
     assert len(seen) >= 10, seen  # the fixture triggers most rules
+
+
+@pytest.mark.parametrize("spread", [3, 40])  # a few agencies (bincounts) or many (minimum and maximum)
+def test_multi_agency_with_few_or_many_agencies(spread):
+    rng = np.random.default_rng(spread)
+    gid = rng.integers(0, 400, 3_000)
+    agency = rng.integers(-1, spread, 3_000)
+    expected = pd.Series(agency).groupby(gid).transform("nunique").to_numpy() > 1
+    assert np.array_equal(multi_agency(gid, agency), expected)
+    assert np.array_equal(multi_agency_of([gid], agency), expected)

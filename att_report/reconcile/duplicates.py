@@ -71,9 +71,15 @@ def multi_agency(gid: np.ndarray, agency: np.ndarray) -> np.ndarray:
 
 def _spread(g: np.ndarray, n: int, agency: np.ndarray) -> np.ndarray:
     """Per row: do the rows of its group g (0 <= g < n) have more than one agency code?"""
+    a = np.asarray(agency, dtype="int64")
+    low, high = int(a.min(initial=0)), int(a.max(initial=0))
+    if high - low < 8:  # a few agencies: per agency, the groups it has rows in (bincounts, no ufunc.at)
+        count = np.zeros(n, dtype="int8")
+        for value in range(low, high + 1):
+            count += np.bincount(g[a == value], minlength=n) > 0
+        return (count > 1)[g]
     lo = np.full(n, np.iinfo(np.int64).max, dtype="int64")
     hi = np.full(n, np.iinfo(np.int64).min, dtype="int64")
-    a = np.asarray(agency, dtype="int64")
     np.minimum.at(lo, g, a)
     np.maximum.at(hi, g, a)
     return (lo != hi)[g]

@@ -197,20 +197,21 @@ def _exceeded(records: pd.DataFrame, ctx: RuleContext, measure: str, code: str) 
     shp = pd.DataFrame({"shipped": sums.array}, index=pd.Index(keys))
     if measure == "value":
         # values compare only in one currency (conversion belongs to compile): one known currency code
-        # per bucket (min == max; missing, -1, is skipped: NaN where a bucket has none), the licence's
+        # per bucket (a missing one, -1, is skipped), the licence's
         cur = ship["_cur"].to_numpy()[checked]
         has = cur >= 0
-        cur = cur.astype("float64")  # as the accumulators: ufunc.at is slow when it must cast
-        lo, hi = np.full(len(keys), np.inf), np.full(len(keys), -np.inf)
-        np.minimum.at(lo, g[has], cur[has])
-        np.maximum.at(hi, g[has], cur[has])
-        seen = np.bincount(g[has], minlength=len(keys)) > 0
-        shp["s_min"] = np.where(seen, lo, np.nan)
-        shp["s_max"] = np.where(seen, hi, np.nan)
+        g_has, cur = g[has], cur[has]
+        # one code per bucket (any of its own: the last written), then the buckets where another differs
+        one = np.full(len(keys), -1, dtype="int64")
+        one[g_has] = cur
+        mixed = np.zeros(len(keys), dtype=bool)
+        mixed[g_has[cur != one[g_has]]] = True
+        shp["s_cur"] = np.where(one >= 0, one, np.nan)  # NaN: no known currency in the bucket
+        shp["one_cur"] = (one >= 0) & ~mixed
     both = shp.join(lic, how="inner")
     over = both["shipped"].astype("Float64") > both["allowed"].astype("Float64")
     if measure == "value":
-        over &= (both["cur"] == 1) & (both["s_min"] == both["s_max"]) & (both["lic_cur_code"] == both["s_min"])
+        over &= (both["cur"] == 1) & both["one_cur"] & (both["lic_cur_code"] == both["s_cur"])
     both = both[over.fillna(False)]
     if both.empty:
         return fnd.empty_frame()
