@@ -231,3 +231,35 @@ def test_multi_agency_with_few_or_many_agencies(spread):
     expected = pd.Series(agency).groupby(gid).transform("nunique").to_numpy() > 1
     assert np.array_equal(multi_agency(gid, agency), expected)
     assert np.array_equal(multi_agency_of([gid], agency), expected)
+
+
+def test_text_stacked_from_several_files_takes_the_arrow_paths():
+    """A build's records are stacked from files: their text columns come in several arrow chunks.
+    The arrow fast paths (digest, dictionary codes) must serve them too, with the same answers."""
+    import pyarrow as pa
+
+    from att_report.reconcile import common
+
+    values = ["R1", "R2", None, "R1", "", "long record id 0001", "long record id 0001", "R3"]
+    chunked = pd.Series(pd.arrays.ArrowStringArray(
+        pa.chunked_array([values[:3], values[3:5], values[5:]], type=pa.large_string())))
+    assert common._text_fingerprint(chunked) is not None
+    assert np.array_equal(common.factorize(chunked), pd.factorize(chunked)[0])
+    assert np.array_equal(common.factorize(chunked, sort=True), pd.factorize(chunked, sort=True)[0])
+    assert common.repeated_texts(np.zeros(len(values), dtype="int64"), chunked).tolist() == [
+        True, False, False, True, False, True, True, False]
+
+
+def test_pandas_is_used_only_for_text_that_is_not_arrow(monkeypatch):
+    import pyarrow as pa
+
+    from att_report.reconcile import common
+
+    calls = []
+    real = pd.factorize
+    monkeypatch.setattr(pd, "factorize", lambda *a, **k: calls.append(1) or real(*a, **k))
+    chunked = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([["a", "b"], ["a"]], type=pa.large_string())))
+    common.factorize(chunked)
+    assert calls == []
+    common.factorize(pd.Series(["a", "b", "a"], dtype=object))
+    assert calls == [1]
