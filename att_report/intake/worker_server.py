@@ -29,6 +29,15 @@ def context() -> Any:
     return _CONTEXT
 
 
+def running() -> bool:
+    """Whether a fork server has been started in this process (it may still be loading its modules)."""
+    if _CONTEXT is None or _CONTEXT.get_start_method() != "forkserver":
+        return False
+    from multiprocessing import forkserver
+
+    return getattr(forkserver._forkserver, "_forkserver_pid", None) is not None
+
+
 def warm() -> bool:
     """Start the fork server now, without waiting for it; True if one was started or was running.
 

@@ -335,3 +335,33 @@ def test_the_numeric_gate_sees_what_a_number_typed_cell_gives(values, expected):
     """ASCII digits only (what a number cell shows); arrow-backed and object columns agree."""
     assert untrusted._any_looks_numeric(pd.Series(values, dtype="string")) is expected
     assert untrusted._any_looks_numeric(pd.Series(values, dtype=object)) is expected
+
+
+@pytest.mark.parametrize("server_running", [True, False])
+def test_a_job_starts_at_once_when_the_server_runs_else_from_a_thread(monkeypatch, server_running):
+    import time
+
+    from att_report.intake import safety, worker_server
+
+    monkeypatch.setattr(worker_server, "running", lambda: server_running)
+    job = safety.start_contained(time.sleep, 0)
+    try:
+        assert (job._starter is None) is server_running
+        assert job.result() is None
+    finally:
+        job.cancel()
+
+
+@pytest.mark.parametrize("argv, warmed", [(["build", "ws"], True), (["--debug", "validate", "ws"], True),
+                                          (["status", "ws"], False), (["--version"], False)])
+def test_the_command_starts_the_server_first_only_for_commands_that_read(monkeypatch, argv, warmed):
+    import att_report.__main__ as entry
+    import att_report.cli as cli
+    from att_report.intake import worker_server
+
+    calls = []
+    monkeypatch.setattr(sys, "argv", ["att-report", *argv])
+    monkeypatch.setattr(worker_server, "warm", lambda: calls.append("warm") or True)
+    monkeypatch.setattr(cli, "main", lambda: calls.append("command"))
+    entry.main()
+    assert calls == (["warm", "command"] if warmed else ["command"])
