@@ -203,17 +203,26 @@ def _text_frame(batch) -> pd.DataFrame:
 
 
 def _rows_with_text(body: pd.DataFrame) -> np.ndarray:
-    """Rows with a non-blank cell (whitespace only is blank), one arrow pass per column."""
+    """Rows with a non-blank cell (whitespace only is blank), by arrow passes over the columns.
+
+    Each column is looked at only on the rows still without text: after the
+    first column or two that is a handful, not a million (0.75 s -> 0.1 s on
+    a 1M-row sheet, in the reader worker the build waits for; issue 7).
+    """
     import pyarrow as pa
     import pyarrow.compute as pc
 
     keep = np.zeros(len(body), dtype=bool)
-    if not len(body):
-        return keep
+    unknown = np.arange(len(body))
     for i in range(body.shape[1]):
+        if not len(unknown):
+            break
         values = pa.array(body.iloc[:, i].array)
-        has_text = pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(values), ""), False)
-        keep |= np.asarray(has_text, dtype=bool)
+        if len(unknown) < len(body):
+            values = values.take(pa.array(unknown))
+        has_text = np.asarray(pc.fill_null(pc.not_equal(pc.utf8_trim_whitespace(values), ""), False), dtype=bool)
+        keep[unknown[has_text]] = True
+        unknown = unknown[~has_text]
     return keep
 
 
