@@ -39,18 +39,13 @@ def _ascii_keys(text: pd.Series) -> pd.Series | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    from att_report.normalise.unique import _arrow_text, per_unique
+    from att_report.normalise.unique import _arrow_text, per_unique, text_bytes
 
     arr = _arrow_text(text)
     if arr is None:
         return None
     n = len(arr)
-    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    buffers = arr.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=off_type)[arr.offset:arr.offset + n + 1].astype(np.int64)
-    data = (np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0]:offsets[-1]] if n and buffers[2] is not None
-            else np.empty(0, dtype=np.uint8))
-    offsets -= offsets[0] if n else 0
+    offsets, data = text_bytes(arr)
     valid = (np.ones(n, dtype=bool) if arr.null_count == 0
              else np.asarray(arr.is_valid().to_numpy(zero_copy_only=False), dtype=bool))
     non_ascii = ~np.asarray(pc.fill_null(pc.string_is_ascii(arr), True).to_numpy(zero_copy_only=False), dtype=bool)

@@ -87,21 +87,15 @@ def _simple_numbers(series: pd.Series, decimal: str) -> tuple[np.ndarray, np.nda
     _to_float parses with pyarrow: what _parse_text_numbers does with it,
     without a regex per value. None: not arrow-backed text.
     """
-    from att_report.normalise.unique import _arrow_text
+    from att_report.normalise.unique import _arrow_text, text_bytes
 
     arr = _arrow_text(series)
     if arr is None:
         return None
-    import pyarrow as pa
-
     n = len(arr)
-    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
-    buffers = arr.buffers()
-    offsets = np.frombuffer(buffers[1], dtype=off_type)[arr.offset:arr.offset + n + 1].astype(np.int64)
-    if not n or buffers[2] is None or offsets[-1] == offsets[0]:
+    offsets, data = text_bytes(arr)
+    if not len(data):
         return np.zeros(n, dtype=bool), np.zeros(n, dtype=bool)
-    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
-    offsets -= offsets[0]
     starts, length = offsets[:-1], np.diff(offsets)
     short = (length >= 1) & (length <= 15)
     if arr.null_count:

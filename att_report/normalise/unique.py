@@ -44,6 +44,24 @@ def _arrow_text(values) -> "pa.Array | None":
     return data
 
 
+def text_bytes(arr: "pa.Array") -> tuple[np.ndarray, np.ndarray]:
+    """(offsets, data) of one arrow string array: value i's UTF-8 bytes are data[offsets[i]:offsets[i + 1]].
+
+    Views of the array's own buffers, offsets counted from 0 (a sliced array
+    starts inside its buffers); data is empty when no value has a byte.
+    """
+    import pyarrow as pa
+
+    n = len(arr)
+    off_type = np.int64 if pa.types.is_large_string(arr.type) else np.int32
+    buffers = arr.buffers()
+    offsets = np.frombuffer(buffers[1], dtype=off_type)[arr.offset:arr.offset + n + 1].astype(np.int64)
+    if not n or buffers[2] is None:
+        return np.zeros(n + 1, dtype=np.int64), np.empty(0, dtype=np.uint8)
+    data = np.frombuffer(buffers[2], dtype=np.uint8)[offsets[0]:offsets[-1]]
+    return offsets - offsets[0], data
+
+
 def factorize(values) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray | np.ndarray]:
     """pd.factorize(values): (codes, uniques), NA -> -1, uniques in order of first appearance.
 

@@ -135,13 +135,12 @@ def _text_fingerprint(series: pd.Series) -> np.ndarray | None:
     Equal texts have equal digests; unequal ones may share one. Read straight from the arrow
     buffers (two gathers of 8-byte words): far cheaper than hashing a million texts.
     """
+    from att_report.normalise.unique import text_bytes
+
     a = _arrow_text(series)
     if a is None:
         return None
-    _, off_buf, data_buf = a.buffers()
-    width = "int64" if pa.types.is_large_string(a.type) else "int32"
-    offsets = np.frombuffer(off_buf, dtype=width)[a.offset:a.offset + len(a) + 1].astype("int64")
-    data = np.frombuffer(data_buf, dtype="uint8") if data_buf is not None else np.zeros(0, "uint8")
+    offsets, data = text_bytes(a)
     # 8 zero bytes either side, then every 8-byte window of the bytes (little-endian): word[i] holds
     # padded bytes i..i+7, so a text's last 8 bytes are word[end] and its first 8 word[start + 8]
     padded = np.zeros(len(data) + 16, dtype="uint8")
