@@ -194,6 +194,11 @@ def summarise(samples: dict[str, list[dict]]) -> dict:
     for name in ("build", "openpyxl"):
         if floor and name in out:
             out[name]["ratio_to_floor"] = out[name]["wall_s"] / floor["wall_s"]
+            # each round's build against the floor read just before it: on a shared machine whose
+            # speed drifts between rounds, the paired ratios are steadier than the ratio of medians
+            paired = [b["wall_s"] / f["wall_s"] for f, b in zip(samples["floor"], samples[name])]
+            out[name]["ratio_per_round"] = [round(r, 3) for r in paired]
+            out[name]["ratio_per_round_median"] = _median(paired)
             out[name]["ratio_to_floor_in_process"] = out[name]["in_process_s"] / floor["in_process_s"]
             out[name]["ratio_to_floor_cpu"] = out[name]["cpu_s"] / floor["cpu_s"]
     if "build" in out and "openpyxl" in out:
@@ -215,6 +220,9 @@ def format_table(workspace: Path, summary: dict, check: dict) -> str:
         lines.append(f"{name:<10}{e['wall_s']:>9.2f}{e['in_process_s']:>11.2f}{e['import_s']:>11.2f}"
                      f"{e['cpu_s']:>9.2f}{e['peak_rss_mb']:>13.0f}{ratio:>9}{cpu_ratio:>13}")
     b = summary.get("build")
+    if b and "ratio_per_round" in b:
+        lines.append("build / floor per round: " + ", ".join(f"{r:.2f}" for r in b["ratio_per_round"])
+                     + f"  (median {b['ratio_per_round_median']:.2f})")
     if b:
         lines.append("build stages, wall s: " + "  ".join(f"{s} {b['stages_s'][s]:.2f}" for s in STAGES))
         lines.append("build stages, CPU s:  " + "  ".join(f"{s} {b['stages_cpu_s'][s]:.2f}" for s in STAGES)
