@@ -93,7 +93,15 @@ def test_the_cycle_collector_is_set_for_the_batch_and_restored():
     with _gc_for_a_batch():
         assert gc.get_threshold()[0] >= 10_000  # not every 700 allocations
         assert gc.get_freeze_count() > frozen  # loaded modules are out of its scans
-        cycle = []
-        cycle.append(cycle)
-        assert gc.collect() >= 0  # still collects on demand
+        import weakref
+
+        class Node:
+            pass
+
+        node = Node()
+        node.self = node  # a cycle: only the collector frees it
+        gone = weakref.ref(node)
+        del node
+        gc.collect()
+        assert gone() is None  # cycles made during the batch are still collected
     assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
