@@ -228,28 +228,95 @@ def _by_setting(series: pd.Series, which: np.ndarray, values: list[str | None], 
     return spread(pd.concat(pieces, ignore_index=True), at_piece, series.index)
 
 
+#: threads for the fields of `normalise`: each field is parsed on its own, mostly inside pyarrow,
+#: numpy and pandas kernels that release the GIL, so a second core shortens the stage (issue 7)
+NORMALISE_THREADS = 2
+
+
 def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
-              profiles: dict[str, Profile | None]) -> pd.DataFrame:
-    """The canonical records frame (schema.RECORD_COLUMNS) plus raw_/st_ aux columns."""
+              profiles: dict[str, Profile | None], *, threads: int = NORMALISE_THREADS) -> pd.DataFrame:
+    """The canonical records frame (schema.RECORD_COLUMNS) plus raw_/st_ aux columns.
+
+    Fields are parsed in `threads` threads; each task reads its own inputs
+    and returns its own columns, which are put together in one fixed order,
+    so the frame is the same whatever the threads or their timing.
+    """
+    # everything the tasks read from `raw` is taken out here: a frame's column cache is not thread-safe
+    source = {name: raw[name] for name in INTAKE_NAMES}
+    by_agency = _Agencies(raw, agencies, profiles)
+    date1904 = raw["src_date1904"].fillna(False).astype(bool) if "src_date1904" in raw else None
+    typed = {name: (raw[f"typed_{name}"].fillna(False).to_numpy(dtype=bool) if f"typed_{name}" in raw
+                    else np.zeros(len(raw), dtype=bool)) for name in ("quantity", "value")}
+    with _Tasks(threads) as tasks:
+        scanned = [tasks.run(scan_text, source[name]) for name in INTAKE_NAMES]
+        scans = dict(zip(INTAKE_NAMES, (job.result() for job in scanned)))
+        cleaned = {name: scan[0] for name, scan in scans.items()}
+        jobs = [tasks.run(task, cleaned, by_agency, date1904, typed) for task in _FIELD_TASKS]
+        fields = [job.result() for job in jobs]
+
     out = pd.DataFrame(index=raw.index)
     for c in ("src_agency", "src_role", "src_file", "src_sheet", "src_row"):
         out[c] = raw[c]
-    cleaned = {}
     for name in INTAKE_NAMES:
-        text, changed, control = scan_text(raw[name])
-        cleaned[name] = text
-        out[f"raw_{name}"] = raw[name]
+        _, changed, control = scans[name]
+        out[f"raw_{name}"] = source[name]
         out[f"ws_{name}"] = changed
         out[f"cc_{name}"] = control
+    for columns in fields:
+        for column, values in columns.items():
+            out[column] = values
+    q = out["num_quantity"]
+    whole = q.notna() & (q == q.round(0))
+    out["quantity"] = q.where(whole).round(0).astype("Int64")
+    out["value"] = out["num_value"].astype("Float64")
+    out["valid"] = True
+    out["disposition"] = _repeated_text("", out.index)
+    out["disposition_ref"] = _repeated_text("", out.index)
+    # a stable row order: agency, file, sheet, row (the order of config + sorted files)
+    out["row_uid"] = np.arange(len(out), dtype="int64")
+    return conform(out)
 
+
+class _Tasks:
+    """Run functions on a small thread pool (or inline for threads <= 1); `run` returns a future."""
+
+    def __init__(self, threads: int):
+        self.pool = None
+        if threads > 1:
+            from concurrent.futures import ThreadPoolExecutor
+
+            self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="att-report-normalise")
+
+    def run(self, func, *args):
+        if self.pool is not None:
+            return self.pool.submit(func, *args)
+        from concurrent.futures import Future
+
+        done: Future = Future()
+        done.set_result(func(*args))
+        return done
+
+    def __enter__(self) -> "_Tasks":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+
+
+# --- the fields, one task each: (cleaned text, agencies, date1904 per row, typed numbers) -> columns ---
+
+def _ids_and_text(cleaned, by_agency, date1904, typed) -> dict:
     # identifiers and free text: cleaned text as is
-    for name in (*ID_FIELDS, *TEXT_FIELDS):
-        out[name] = cleaned[name]
+    out = {name: cleaned[name] for name in (*ID_FIELDS, *TEXT_FIELDS)}
     out["licence_key"] = licence_key(cleaned["licence_no"])
-    hs = cleaned["hs_code"]
-    out["hs_code"] = hs
+    out["hs_code"] = cleaned["hs_code"]
+    return out
 
+
+def _vocabularies(cleaned, by_agency, date1904, typed) -> dict:
     # flow, basis, withheld: small vocabularies
+    out = {}
     for name, mapping in (("flow", _FLOW_MAP), ("basis", _BASIS_MAP)):
         coded = per_unique(cleaned[name], lambda s, m=mapping: _coded(s, m))
         out[name] = coded["value"]
@@ -257,75 +324,69 @@ def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
     coded = per_unique(cleaned["withheld"], lambda s: _coded(s, _FLAG_MAP))
     out["withheld"] = (coded["value"] == "yes").fillna(False).astype("boolean")
     out["st_withheld"] = coded["status"]
+    return out
 
-    # dates, per agency date order
-    by_agency = _Agencies(raw, agencies, profiles)
-    which, orders = by_agency.setting("date_order")
-    for name in ("date", "valid_until"):
+
+def _date_field(name: str):
+    def task(cleaned, by_agency, date1904, typed) -> dict:
+        # dates, per agency date order
+        which, orders = by_agency.setting("date_order")
         parsed = _by_setting(cleaned[name], which, orders, parse_dates)
         dates = parsed["date"].astype("datetime64[ns]")
-        if "src_date1904" in raw:
+        if date1904 is not None:
             # a serial number typed in a 1904-system workbook counts from 1904-01-01
-            shift = raw["src_date1904"].fillna(False).astype(bool) & parsed["detail"].eq("serial").fillna(False)
+            shift = date1904 & parsed["detail"].eq("serial").fillna(False)
             dates = dates.mask(shift, dates + pd.Timedelta(days=1462))
-        out[name] = dates
-        out[f"st_{name}"] = parsed["status"]
-        out[f"dt_{name}"] = parsed["detail"]
+        return {name: dates, f"st_{name}": parsed["status"], f"dt_{name}": parsed["detail"]}
+    return task
 
-    # numbers, per agency decimal mark
-    which, decimals = by_agency.setting("decimal", ".")
-    decimals = [*decimals, "."]
-    for name in ("quantity", "value"):
-        # cells stored as numbers in a workbook were written with "." by the reader
-        typed = (raw[f"typed_{name}"].fillna(False).to_numpy(dtype=bool) if f"typed_{name}" in raw
-                 else np.zeros(len(raw), dtype=bool))
-        field_which = np.where(typed, len(decimals) - 1, which)
+
+def _number_field(name: str):
+    def task(cleaned, by_agency, date1904, typed) -> dict:
+        # numbers, per agency decimal mark; cells stored as numbers in a workbook were written with "."
+        which, decimals = by_agency.setting("decimal", ".")
+        decimals = [*decimals, "."]
+        field_which = np.where(typed[name], len(decimals) - 1, which)
         parsed = _by_setting(cleaned[name], field_which, decimals, parse_numbers)
-        out[f"num_{name}"] = parsed["number"]
-        out[f"st_{name}"] = parsed["status"]
-        out[f"digits_{name}"] = parsed["digits_changed"]
-    q = out["num_quantity"]
-    whole = q.notna() & (q == q.round(0))
-    out["quantity"] = q.where(whole).round(0).astype("Int64")
-    out["value"] = out["num_value"].astype("Float64")
+        return {f"num_{name}": parsed["number"], f"st_{name}": parsed["status"],
+                f"digits_{name}": parsed["digits_changed"]}
+    return task
 
-    # countries
-    # statuses and hints as categoricals: the intake rules only compare and quote them
-    partner = countries.resolve_countries(cleaned["partner_state"], categorical=True)
-    out["partner_state"] = partner["code"].astype("string")
-    out["st_partner_state"] = partner["status"]
-    out["hint_partner_state"] = partner["hint"]
-    origin = countries.resolve_countries(cleaned["origin_state"], categorical=True)
-    out["origin_state"] = origin["code"].astype("string")
-    out["st_origin_state"] = origin["status"]
-    out["hint_origin_state"] = origin["hint"]
+
+def _country_field(name: str):
+    def task(cleaned, by_agency, date1904, typed) -> dict:
+        # statuses and hints as categoricals: the intake rules only compare and quote them
+        found = countries.resolve_countries(cleaned[name], categorical=True)
+        return {name: found["code"].astype("string"), f"st_{name}": found["status"],
+                f"hint_{name}": found["hint"]}
+    return task
+
+
+def _intermediate_states(cleaned, by_agency, date1904, typed) -> dict:
     inter = countries.resolve_country_list(cleaned["intermediate_states"], categorical=True)
-    out["intermediate_states"] = inter["codes"].astype("string")
-    out["st_intermediate_states"] = inter["status"]
-    out["hint_intermediate_states"] = inter["hint"]
-    out["bad_intermediate_states"] = inter["bad"]
+    return {"intermediate_states": inter["codes"].astype("string"), "st_intermediate_states": inter["status"],
+            "hint_intermediate_states": inter["hint"], "bad_intermediate_states": inter["bad"]}
 
+
+def _category(cleaned, by_agency, date1904, typed) -> dict:
     # categories; a blank category may be suggested by an unambiguous HS code
     cat = categories.resolve_categories(cleaned["category"], categorical=True)
-    hs_info = categories.hs_lookup(hs, categorical=True)
+    hs_info = categories.hs_lookup(cleaned["hs_code"], categorical=True)
     from_hs = cat["status"].eq("blank") & hs_info["unambiguous_code"].notna()
-    out["category"] = cat["code"].astype("string").mask(from_hs, hs_info["unambiguous_code"])
     status = cat["status"]
     if "from-hs" not in status.cat.categories:
         status = status.cat.add_categories(["from-hs"])
-    out["st_category"] = status.mask(from_hs, "from-hs")
-    out["hint_category"] = cat["hint"]
-    out["hs_candidates"] = hs_info["candidates"]
-    out["hs_out_of_scope"] = hs_info["out_of_scope"].astype("boolean")
+    return {"category": cat["code"].astype("string").mask(from_hs, hs_info["unambiguous_code"]),
+            "st_category": status.mask(from_hs, "from-hs"), "hint_category": cat["hint"],
+            "hs_candidates": hs_info["candidates"], "hs_out_of_scope": hs_info["out_of_scope"].astype("boolean")}
 
+
+def _currency(cleaned, by_agency, date1904, typed) -> dict:
     cur = currency.resolve_currencies(cleaned["currency"], categorical=True)
-    out["currency"] = cur["code"].astype("string")
-    out["st_currency"] = cur["status"]
-    out["hint_currency"] = cur["hint"]
+    return {"currency": cur["code"].astype("string"), "st_currency": cur["status"], "hint_currency": cur["hint"]}
 
-    out["valid"] = True
-    out["disposition"] = _repeated_text("", out.index)
-    out["disposition_ref"] = _repeated_text("", out.index)
-    # a stable row order: agency, file, sheet, row (the order of config + sorted files)
-    out["row_uid"] = np.arange(len(out), dtype="int64")
-    return conform(out)
+
+#: in the order their columns enter the frame; the longest first, so two threads finish together
+_FIELD_TASKS = (_ids_and_text, _vocabularies, _date_field("date"), _date_field("valid_until"),
+                _number_field("quantity"), _number_field("value"), _country_field("partner_state"),
+                _country_field("origin_state"), _intermediate_states, _category, _currency)
