@@ -72,9 +72,32 @@ def rules_for(stage: str) -> list[Rule]:
     return [r for r in RULES.values() if r.stage == stage]
 
 
-def run_rules(stage: str, records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
-    """Run every rule of a stage, in registration order; concatenate findings."""
-    return fnd.concat(r.func(records, ctx) for r in rules_for(stage))
+#: threads for a stage's rules: each reads the shared records and returns its own findings, mostly in
+#: numpy, pandas and pyarrow kernels that release the GIL (issue 7)
+RULE_THREADS = 2
+
+
+def run_rules(stage: str, records: pd.DataFrame, ctx: RuleContext, *, threads: int | None = None) -> pd.DataFrame:
+    """Run every rule of a stage; concatenate findings in registration order."""
+    return run_rule_list(rules_for(stage), records, ctx, threads=threads)
+
+
+def run_rule_list(chosen: list[Rule], records: pd.DataFrame, ctx: RuleContext, *,
+                  threads: int | None = None) -> pd.DataFrame:
+    """Run `chosen` rules in `threads` threads (default RULE_THREADS); findings in the list's order.
+
+    Rules must not change `records`, and what they keep in `ctx.extra` must be
+    caches any rule may fill (the same whichever fills it first): then the
+    result is the same whatever the threads' timing.
+    """
+    threads = RULE_THREADS if threads is None else threads
+    if threads <= 1 or len(chosen) <= 1:
+        return fnd.concat(r.func(records, ctx) for r in chosen)
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="att-report-rules") as pool:
+        jobs = [pool.submit(r.func, records, ctx) for r in chosen]
+        return fnd.concat([job.result() for job in jobs])
 
 
 def emit(

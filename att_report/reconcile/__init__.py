@@ -43,7 +43,7 @@ from att_report.reconcile.decisions import (
 from att_report.reconcile.common import CODED, add_codes, row_positions
 from att_report.reconcile.duplicates import COALESCE, EXACT_COLUMNS, apply_merges, exact_duplicates
 from att_report.reconcile.rules import EVERY_RECORD_CODES, EXCLUDING_CODES, RULE_COLUMNS, SCOPE_CODES
-from att_report.rules import RuleContext, rules_for
+from att_report.rules import RuleContext, rules_for, run_rule_list
 
 __all__ = [
     "ReconcileResult", "reconcile", "finalize_findings", "targets_for",
@@ -123,27 +123,9 @@ def _not_applicable(decision, fid: str, why: str, where: pd.Series | None) -> Fi
     ).with_id(fid)
 
 
-#: threads for the reconcile rules: each reads the shared frame and returns its own findings, mostly in
-#: numpy, pandas and pyarrow kernels that release the GIL (issue 7)
-RULE_THREADS = 2
-
-
-def _run(codes, records: pd.DataFrame, ctx: RuleContext, *, skip: bool = False,
-         threads: int | None = None) -> pd.DataFrame:
-    """Findings of the reconcile rules whose code is in `codes` (or, with `skip`, not in them).
-
-    The rules run in `threads` threads; their findings are joined in the
-    catalogue's order, so the result is the same whatever the timing.
-    """
-    chosen = [r for r in rules_for("reconcile") if (r.code in codes) != skip]
-    threads = RULE_THREADS if threads is None else threads
-    if threads <= 1 or len(chosen) <= 1:
-        return fnd.concat(r.func(records, ctx) for r in chosen)
-    from concurrent.futures import ThreadPoolExecutor
-
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="att-report-rules") as pool:
-        jobs = [pool.submit(r.func, records, ctx) for r in chosen]
-        return fnd.concat([job.result() for job in jobs])
+def _run(codes, records: pd.DataFrame, ctx: RuleContext, *, skip: bool = False) -> pd.DataFrame:
+    """Findings of the reconcile rules whose code is in `codes` (or, with `skip`, not in them), in threads."""
+    return run_rule_list([r for r in rules_for("reconcile") if (r.code in codes) != skip], records, ctx)
 
 
 def _scoped_out(found: pd.DataFrame, rows: pd.DataFrame, by_id: dict) -> np.ndarray:

@@ -1,9 +1,10 @@
-"""The reconcile rules run in threads (issue 7): the result is the one a single thread gives.
+"""A stage's rules run in threads (issue 7): the result is the one a single thread gives.
 
 Each rule reads the shared records and its context's lazily filled caches
 (links, bucket totals, HS facts) and returns its own findings, joined in
-the catalogue's order. Compared here on a generated workspace with every
-kind of planted problem, several times over (thread timing differs).
+the catalogue's order. Compared here for the intake, reconcile and compile
+rules on a generated workspace with every kind of planted problem, several
+times over (thread timing differs).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pandas as pd
 import pytest
 
 import att_report.reconcile as reconcile_stage
+import att_report.rules as rules_module
 from att_report.config import load_config
 from att_report.pipeline import run_intake
 from att_report.reconcile import load_decisions
@@ -37,7 +39,7 @@ def intake(tmp_path_factory):
 
 
 def _reconcile(config, result, threads, monkeypatch):
-    monkeypatch.setattr(reconcile_stage, "RULE_THREADS", threads)
+    monkeypatch.setattr(rules_module, "RULE_THREADS", threads)
     decisions = load_decisions(config.root / "decisions.csv", display="decisions.csv")
     return reconcile_stage.reconcile(result.records, config, decisions, intake_findings=result.findings)
 
@@ -67,3 +69,35 @@ def test_a_failing_rule_fails_reconcile_and_leaves_no_thread(intake, monkeypatch
     with pytest.raises(RuntimeError, match="rule broke"):
         _reconcile(config, result, 2, monkeypatch)
     assert not [t for t in threading.enumerate() if t.name.startswith("att-report-rules")]
+
+
+def test_threaded_intake_rules_give_the_single_thread_result(intake, monkeypatch):
+    from att_report.normalise.canonical import normalise, raw_frame
+    from att_report.pipeline import load_profiles
+    from att_report.validate import validate_records
+
+    config, result = intake
+    profiles = load_profiles(config)
+    normalised = normalise(raw_frame(result.tables, profiles), {a.name: a for a in config.agencies}, profiles)
+    monkeypatch.setattr(rules_module, "RULE_THREADS", 1)
+    one = validate_records(normalised, result.tables, config)
+    assert (one[1]["severity"] == "error").any()
+    monkeypatch.setattr(rules_module, "RULE_THREADS", 4)
+    for _ in range(3):
+        many = validate_records(normalised, result.tables, config)
+        pd.testing.assert_frame_equal(many[0], one[0], check_exact=True)
+        pd.testing.assert_frame_equal(many[1], one[1], check_exact=True)
+
+
+def test_threaded_compile_rules_give_the_single_thread_result(intake, monkeypatch):
+    from att_report.compile import compile_report
+
+    config, result = intake
+    rec = _reconcile(config, result, 1, monkeypatch)
+    one = compile_report(rec.records, config, draft=True)
+    assert not one.findings.empty
+    monkeypatch.setattr(rules_module, "RULE_THREADS", 4)
+    for _ in range(3):
+        many = compile_report(rec.records, config, draft=True)
+        pd.testing.assert_frame_equal(many.findings, one.findings, check_exact=True)
+        pd.testing.assert_frame_equal(many.records, one.records, check_exact=True)
