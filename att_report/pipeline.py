@@ -248,21 +248,26 @@ class BuildResult:
 PARALLEL_LOG_FINDINGS = 5_000
 
 
-def write_discrepancy_log(staging: Path, findings: pd.DataFrame, accounting: pd.DataFrame, year: int) -> None:
-    """The discrepancy log, as a workbook and as CSV, into `staging`."""
+def write_discrepancy_log(staging: Path, findings: pd.DataFrame, accounting: pd.DataFrame, year: int,
+                          parts: tuple[str, ...] = ("xlsx", "csv")) -> None:
+    """The discrepancy log, as a workbook and as CSV (`parts`), into `staging`."""
     from att_report.render.log import log_names, write_log_csv, write_log_xlsx
 
     log_xlsx, log_csv = log_names(year)
-    write_log_xlsx(staging / log_xlsx, findings, accounting, year)
-    write_log_csv(findings, staging / log_csv)
+    if "xlsx" in parts:
+        write_log_xlsx(staging / log_xlsx, findings, accounting, year)
+    if "csv" in parts:
+        write_log_csv(findings, staging / log_csv)
 
 
 class _LogWriter:
     """Writes the discrepancy log beside the rest of the render, in a worker when it is large.
 
-    The worker is the contained one readers use (memory and time limits).
-    Should it fail for any reason, the log is written here instead: the
-    outputs are the same bytes either way.
+    The worker (the contained one readers use: memory and time limits)
+    writes the log workbook; this process writes the CSV copy after the rest
+    of the render, which evens out the two processes' work (issue 7). Should
+    the worker fail for any reason, the workbook is written here instead:
+    the outputs are the same bytes either way.
     """
 
     def __init__(self, staging: Path, findings: pd.DataFrame, accounting: pd.DataFrame, config: Config):
@@ -272,7 +277,8 @@ class _LogWriter:
             from att_report.intake import safety
 
             try:
-                self._job = safety.start_contained(write_discrepancy_log, *self._args, limits=config.limits)
+                self._job = safety.start_contained(write_discrepancy_log, *self._args, ("xlsx",),
+                                                   limits=config.limits)
             except (OSError, ValueError, RuntimeError):  # no worker to be had: write it here
                 self._job = None
 
@@ -283,10 +289,11 @@ class _LogWriter:
         from att_report.intake.safety import ReaderCrashed
 
         job, self._job = self._job, None
+        write_discrepancy_log(*self._args, ("csv",))
         try:
             job.result()
         except ReaderCrashed:
-            write_discrepancy_log(*self._args)  # e.g. out of the worker's memory: the same log, written here
+            write_discrepancy_log(*self._args, ("xlsx",))  # e.g. out of the worker's memory: written here
 
     def cancel(self) -> None:
         if self._job is not None:

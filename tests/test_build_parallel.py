@@ -49,9 +49,12 @@ def test_a_log_written_by_the_worker_is_the_same_bytes(tmp_path, monkeypatch, he
     started = []
     real = safety.start_contained
     monkeypatch.setattr(pipeline, "PARALLEL_LOG_FINDINGS", 1)
-    monkeypatch.setattr(safety, "start_contained", lambda func, *a, **k: started.append(func) or real(func, *a, **k))
+    monkeypatch.setattr(safety, "start_contained",
+                        lambda func, *a, **k: started.append((func, a[-1])) or real(func, *a, **k))
     worker = _build(tmp_path, "worker")
-    assert started == [pipeline.write_discrepancy_log]
+    # the worker writes the workbook; this process the CSV copy (the two halves of the work)
+    assert started == [(pipeline.write_discrepancy_log, ("xlsx",))]
+    assert any(name.startswith("discrepancy_log_") and name.endswith(".csv") for name in worker)
     assert any(name.startswith("discrepancy_log_") and name.endswith(".xlsx") for name in worker)
     _same(here, worker)
 
