@@ -95,9 +95,12 @@ def run_rule_list(chosen: list[Rule], records: pd.DataFrame, ctx: RuleContext, *
         return fnd.concat(r.func(records, ctx) for r in chosen)
     from concurrent.futures import ThreadPoolExecutor
 
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="att-report-rules") as pool:
+    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="att-report-rules")
+    try:
         jobs = [pool.submit(r.func, records, ctx) for r in chosen]
         return fnd.concat([job.result() for job in jobs])
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # a failed rule: the rules not started yet never run
 
 
 def emit(

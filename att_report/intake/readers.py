@@ -21,6 +21,7 @@ from openpyxl.utils import get_column_letter
 
 from att_report.config import AgencyConfig, Limits
 from att_report.findings import Finding, Severity
+from att_report.intake.early import fastexcel_grid
 from att_report.intake.profiles import Profile
 from att_report.intake.tables import FileInfo, RawTable
 from att_report.schema import HEADER_LOOKUP, header_key
@@ -54,14 +55,16 @@ def column_letter(index: int) -> str:
 
 def read_file(path: Path, agency: AgencyConfig, rel_path: str, *, profile: Profile | None = None,
               limits: Limits | None = None, kind: str | None = None,
-              skip_sheets: frozenset[str] = frozenset()) -> FileRead:
+              skip_sheets: frozenset[str] = frozenset(), grids: "Grids | None" = None,
+              digest: tuple[str, int, float] | None = None) -> FileRead:
     """Read one file; problems become findings, never exceptions for bad data.
 
     `kind` is what the preflight found the file to be (by its bytes); by
     default the extension decides. `skip_sheets` are sheets the preflight
-    refused (it has reported them).
+    refused (it has reported them). `grids` gives a workbook's sheets as
+    already read (by workers, `untrusted`), `digest` its `file_digest`.
     """
-    sha, size, mtime = file_digest(path)
+    sha, size, mtime = digest or file_digest(path)
     info = FileInfo(agency=agency.name, path=rel_path, sha256=sha, size=size, mtime=mtime)
     result = FileRead(info=info)
     ext = path.suffix.lower()
@@ -70,7 +73,7 @@ def read_file(path: Path, agency: AgencyConfig, rel_path: str, *, profile: Profi
     ctx.skip_sheets = skip_sheets
     try:
         if kind in ("xlsx", "xlsm", "ods"):
-            _read_workbook(path, ctx)
+            _read_workbook(path, ctx, grids)
         elif kind in ("csv", "text"):
             _read_csv(path, ctx)
         else:
@@ -114,11 +117,32 @@ class _Ctx:
 
 # --- spreadsheets ------------------------------------------------------------
 
-def _read_workbook(path: Path, ctx: _Ctx) -> None:
-    import fastexcel
+@dataclass
+class Grids:
+    """Sheets already read as text grids: the workbook's sheet names and, per sheet read, its grid.
 
-    reader = fastexcel.read_excel(str(path))
-    names = list(reader.sheet_names)
+    A grid is (arrow table of text columns, absolute column indices, visibility) as
+    fastexcel gives a sheet read with `header_row=None, skip_rows=0`: row i is Excel row i + 1.
+    """
+
+    names: list[str]
+    sheets: dict[str, tuple]
+
+    def load(self, name: str) -> tuple:
+        return self.sheets[name]
+
+
+def _read_workbook(path: Path, ctx: _Ctx, grids: Grids | None = None) -> None:
+    if grids is None:
+        import fastexcel
+
+        reader = fastexcel.read_excel(str(path))
+        names = list(reader.sheet_names)
+
+        def load(name: str) -> tuple:
+            return fastexcel_grid(reader, name)
+    else:
+        names, load = list(grids.names), grids.load
     wanted = ctx.profile.sheet if ctx.profile else None
     if wanted is not None:
         if isinstance(wanted, int):
@@ -137,11 +161,9 @@ def _read_workbook(path: Path, ctx: _Ctx) -> None:
     for name in names:
         if name in ctx.skip_sheets:
             continue
-        sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
-        visible = getattr(sheet, "visible", "visible")
-        columns = sheet.available_columns()
-        frame = _text_frame(sheet.to_arrow())
-        letters = [column_letter(c.absolute_index) for c in columns]
+        batch, columns, visible = load(name)
+        frame = _text_frame(batch)
+        letters = [column_letter(c) for c in columns]
         table = _table_from_grid(frame, letters, ctx, sheet=name, first_line=1, explicit=wanted is not None)
         if table is None:
             continue

@@ -1313,42 +1313,6 @@ class ReaderCrashed(Exception):
     """A reader died, ran out of memory or time in its worker process."""
 
 
-def _child(conn, func, args, kwargs, memory_mb: int) -> None:
-    import os
-
-    if not os.environ.get("ATT_REPORT_WORKER_STDERR"):
-        # a Rust abort prints a backtrace; the user gets a finding instead
-        os.environ["RUST_BACKTRACE"] = "0"
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, 2)
-    try:
-        import resource
-
-        if memory_mb > 0:
-            limit = memory_mb * 1024 * 1024
-            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-    except (ImportError, ValueError, OSError):
-        pass
-    try:
-        result = func(*args, **kwargs)
-        payload = ("ok", result)
-    except BaseException as exc:  # noqa: BLE001 - Rust panics derive from BaseException
-        payload = ("error", _portable_error(exc))
-    try:
-        import resource
-
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        peak_kb, cpu_s = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
-    except (ImportError, OSError):
-        peak_kb, cpu_s = 0, 0.0
-    try:
-        conn.send((*payload, peak_kb, cpu_s))
-    except BaseException as exc:  # noqa: BLE001 - an unpicklable result
-        conn.send(("error", ReaderCrashed(f"the reader's result could not be sent back: {_short(exc)}"), 0, 0.0))
-    finally:
-        conn.close()
-
-
 def _portable_error(exc: BaseException) -> BaseException:
     """The exception itself when it can cross the process boundary as-is, else ReaderCrashed."""
     import pickle
@@ -1398,7 +1362,7 @@ class ContainedJob:
         ctx = worker_server.context()
         self._timeout = limits.worker_timeout_s
         self._recv, self._send = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=_child, args=(self._send, func, args, kwargs, limits.worker_memory_mb),
+        self._proc = ctx.Process(target=worker_server.child, args=(self._send, func, args, kwargs, limits.worker_memory_mb),
                                  daemon=True)
         self._deadline = time.monotonic() + limits.worker_timeout_s
         self._closed = False

@@ -27,6 +27,7 @@ import pandas as pd
 from att_report.config import AgencyConfig, Limits
 from att_report.findings import Finding, Severity
 from att_report.intake import safety
+from att_report.intake.early import read_workbook_early
 from att_report.intake.profiles import Profile
 from att_report.intake.readers import HEADER_SCAN_ROWS, FileRead, field_letters_from_head, file_digest, read_file
 from att_report.intake.tables import FileInfo, RawTable
@@ -74,7 +75,8 @@ def begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile |
         except OSError:  # no usable temporary folder: read here, as for a small file
             spill = None
     if spill is not None:
-        job = safety.start_contained(read_for_transfer, path, agency, rel, spill, profile=profile, kind=kind,
+        # the worker parses first and loads the readers meanwhile (`early`): it starts within a moment
+        job = safety.start_contained(read_workbook_early, path, agency, rel, spill, profile=profile, kind=kind,
                                      limits=limits)
 
         def finish() -> FileRead:

@@ -12,8 +12,11 @@ from __future__ import annotations
 import multiprocessing as mp
 from typing import Any
 
-#: imported once in the fork server, not per worker
-PRELOAD = ["pandas", "fastexcel", "att_report.intake.safety", "att_report.intake.readers"]
+#: imported once in the fork server, not per worker: only what parsing a workbook needs, so the
+#: server is ready in a fraction of a second and a large workbook's worker starts parsing at once
+#: (its own thread loads pandas and the readers meanwhile: `early`); other workers import what
+#: their function needs when they start
+PRELOAD = ["fastexcel", "pyarrow", "att_report.intake.worker_server"]
 
 _CONTEXT: Any = None
 
@@ -53,3 +56,48 @@ def warm() -> bool:
     except (OSError, ValueError):
         return False
     return True
+
+
+def child(conn, func, args, kwargs, memory_mb: int) -> None:
+    """A contained worker's body: limits, run `func`, send back (status, payload, peak KB, CPU s).
+
+    Light on imports (this module's): the worker starts on `func` at once;
+    `safety` (and pandas with it) is loaded only to describe a failure.
+    """
+    import os
+
+    if not os.environ.get("ATT_REPORT_WORKER_STDERR"):
+        # a Rust abort prints a backtrace; the user gets a finding instead
+        os.environ["RUST_BACKTRACE"] = "0"
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 2)
+    try:
+        import resource
+
+        if memory_mb > 0:
+            limit = memory_mb * 1024 * 1024
+            resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    except (ImportError, ValueError, OSError):
+        pass
+    try:
+        result = func(*args, **kwargs)
+        payload = ("ok", result)
+    except BaseException as exc:  # noqa: BLE001 - Rust panics derive from BaseException
+        from att_report.intake.safety import _portable_error
+
+        payload = ("error", _portable_error(exc))
+    try:
+        import resource
+
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        peak_kb, cpu_s = usage.ru_maxrss, usage.ru_utime + usage.ru_stime
+    except (ImportError, OSError):
+        peak_kb, cpu_s = 0, 0.0
+    try:
+        conn.send((*payload, peak_kb, cpu_s))
+    except BaseException as exc:  # noqa: BLE001 - an unpicklable result
+        from att_report.intake.safety import ReaderCrashed, _short
+
+        conn.send(("error", ReaderCrashed(f"the reader's result could not be sent back: {_short(exc)}"), 0, 0.0))
+    finally:
+        conn.close()

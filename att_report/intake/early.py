@@ -1,0 +1,68 @@
+"""A large workbook's reader worker: parse at once, load the rest of the reader meanwhile (issue 7).
+
+The fork server preloads only fastexcel and pyarrow (`worker_server`), so
+this worker starts within a fraction of a second of the command. It parses
+the sheets the reader will read straight away; fastexcel parses without
+holding the GIL, so a second thread imports pandas and the readers in the
+meantime. Then `untrusted.read_for_transfer` does the rest of the read on
+the grids already parsed, exactly as it would after parsing them itself.
+This module imports nothing heavy.
+"""
+
+from __future__ import annotations
+
+import _thread
+from pathlib import Path
+
+
+def read_workbook_early(path: Path, agency, rel: str, spill: Path, *, profile=None, kind: str | None = None,
+                        limits=None):
+    """`untrusted.read_for_transfer(path, ...)`, the workbook's sheets parsed before the readers load."""
+    # A bare thread: `threading.Thread.start` waits for the thread to report in, which one that cannot
+    # get its stack under a tight memory limit never does. Nothing waits for this one: the imports
+    # below take what it has loaded, or wait on the module it is loading, or load it themselves.
+    try:
+        _thread.start_new_thread(_load_reader, ())
+    except RuntimeError:  # no thread to be had: the imports come after the parse
+        pass
+    try:
+        parsed = parse_sheets(Path(path), profile.sheet if profile is not None else None)
+    except Exception:  # noqa: BLE001 - the reader parses again, meets the same problem and reports it
+        parsed = None
+    from att_report.intake.readers import Grids
+    from att_report.intake.untrusted import read_for_transfer
+
+    grids = Grids(names=parsed[0], sheets=parsed[1]) if parsed is not None else None
+    return read_for_transfer(path, agency, rel, spill, profile=profile, kind=kind, limits=limits, grids=grids)
+
+
+def parse_sheets(path: Path, wanted: int | str | None) -> tuple[list[str], dict[str, tuple]]:
+    """(sheet names, {name: grid}) for the sheets `readers._read_workbook` reads (`wanted`: the profile's)."""
+    import fastexcel
+
+    reader = fastexcel.read_excel(str(path))
+    names = list(reader.sheet_names)
+    if isinstance(wanted, int):
+        chosen = [names[wanted - 1]] if 1 <= wanted <= len(names) else []
+    elif isinstance(wanted, str):
+        chosen = [wanted] if wanted in names else []
+    else:
+        chosen = names
+    return names, {name: fastexcel_grid(reader, name) for name in chosen}
+
+
+def fastexcel_grid(reader, name: str) -> tuple:
+    """One sheet as the readers take it: (arrow text grid, absolute column indices, visibility).
+
+    All cells as text, no header, no rows skipped: grid row i is Excel row i + 1.
+    """
+    sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
+    columns = [c.absolute_index for c in sheet.available_columns()]
+    return sheet.to_arrow(), columns, getattr(sheet, "visible", "visible")
+
+
+def _load_reader() -> None:
+    try:
+        import att_report.intake.untrusted  # noqa: F401 - pandas, numpy, the readers
+    except Exception:  # noqa: BLE001 - imported again (and any error raised) by the worker's own thread
+        pass
