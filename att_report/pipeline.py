@@ -260,29 +260,62 @@ def write_discrepancy_log(staging: Path, findings: pd.DataFrame, accounting: pd.
         write_log_csv(findings, staging / log_csv)
 
 
+def _log_worker(jobs) -> None:
+    """A contained worker that loads the log's writers, then writes the log workbook it is sent.
+
+    Started before the findings are final (`_LogWriter.start`), so its imports
+    (pandas, XlsxWriter: the fork server preloads neither) overlap reconcile
+    and compile; `jobs` brings (staging, findings, accounting, year), or None
+    when there is nothing to write after all.
+    """
+    from att_report.render import log  # noqa: F401 - loaded while waiting
+
+    job = jobs.recv()
+    if job is not None:
+        write_discrepancy_log(*job, ("xlsx",))
+
+
 class _LogWriter:
     """Writes the discrepancy log beside the rest of the render, in a worker when it is large.
 
-    The worker (the contained one readers use: memory and time limits)
-    writes the log workbook; this process writes the CSV copy after the rest
-    of the render, which evens out the two processes' work (issue 7). Should
-    the worker fail for any reason, the workbook is written here instead:
-    the outputs are the same bytes either way.
+    The worker (the contained one readers use: memory and time limits) is
+    started early, when the intake alone has `PARALLEL_LOG_FINDINGS` findings
+    (`start`), and writes the log workbook once sent the final findings
+    (`write`); this process writes the CSV copy after the rest of the render,
+    which evens out the two processes' work (issue 7). Should the worker fail
+    for any reason, the workbook is written here instead: the outputs are the
+    same bytes either way.
     """
 
-    def __init__(self, staging: Path, findings: pd.DataFrame, accounting: pd.DataFrame, config: Config):
-        self._args = (staging, findings, accounting, config.year)
+    def __init__(self) -> None:
         self._job = None
-        if len(findings) >= PARALLEL_LOG_FINDINGS:
-            from att_report.intake import safety
+        self._send = None
+        self._args: tuple | None = None
 
+    def start(self, config: Config) -> None:
+        from att_report.intake import safety
+        from att_report.intake.worker_server import context
+
+        try:
+            receive, self._send = context().Pipe(duplex=False)
+            self._job = safety.start_contained(_log_worker, receive, limits=config.limits)
+            receive.close()
+        except (OSError, ValueError, RuntimeError):  # no worker to be had: the log is written here
+            self._job = self._send = None
+
+    def write(self, staging: Path, findings: pd.DataFrame, accounting: pd.DataFrame, config: Config) -> None:
+        """Hand the log to the worker (started now if it is large and none was); else keep it for `finish`."""
+        self._args = (staging, findings, accounting, config.year)
+        if self._job is None and len(findings) >= PARALLEL_LOG_FINDINGS:
+            self.start(config)
+        if self._send is not None:
             try:
-                self._job = safety.start_contained(write_discrepancy_log, *self._args, ("xlsx",),
-                                                   limits=config.limits)
-            except (OSError, ValueError, RuntimeError):  # no worker to be had: write it here
-                self._job = None
+                self._send.send(self._args)
+            except (OSError, ValueError):  # the worker is gone: `finish` writes the log here
+                pass
 
     def finish(self) -> None:
+        assert self._args is not None
         if self._job is None:
             write_discrepancy_log(*self._args)
             return
@@ -296,6 +329,9 @@ class _LogWriter:
             write_discrepancy_log(*self._args, ("xlsx",))  # e.g. out of the worker's memory: written here
 
     def cancel(self) -> None:
+        if self._send is not None:
+            self._send.close()
+            self._send = None
         if self._job is not None:
             self._job.cancel()
             self._job = None
@@ -305,19 +341,33 @@ def run_build(config: Config, out_dir: Path, progress: Progress | None = None) -
     """The whole pipeline; outputs are written atomically (all or none)."""
     # later stages' modules load after the read has started (or while a worker reads): see warm_later_stages
     intake = run_intake(config, progress, keep_tables=False)
+    from att_report.reconcile import load_decisions
+
+    timings = dict(intake.timings)
+    cpu = dict(intake.cpu_timings)
+    decisions = load_decisions(config.root / "decisions.csv", display="decisions.csv")
+    log_writer = _LogWriter()
+    if len(intake.findings) >= PARALLEL_LOG_FINDINGS:
+        log_writer.start(config)  # its imports overlap reconcile and compile
+    try:
+        return _reconcile_to_render(config, out_dir, progress, intake, decisions, log_writer, timings, cpu)
+    finally:
+        log_writer.cancel()
+
+
+def _reconcile_to_render(config: Config, out_dir: Path, progress: Progress | None, intake: IntakeResult,
+                         decisions, log_writer: _LogWriter, timings: dict[str, float],
+                         cpu: dict[str, float]) -> BuildResult:
     from att_report.compile import compile_report
     from att_report.coordination.procedure import write_procedure
     from att_report.coordination.runstate import write_run_state
-    from att_report.reconcile import finalize_findings, load_decisions, reconcile, unresolved_errors
+    from att_report.reconcile import finalize_findings, reconcile, unresolved_errors
     from att_report.records import check_dispositions
     from att_report.render.atomic import atomic_outputs
     from att_report.render.html import summary_filename, write_summary
     from att_report.render.manifest import accounting_table, build_manifest, write_manifest
     from att_report.render.report_xlsx import report_filename, write_report
 
-    timings = dict(intake.timings)
-    cpu = dict(intake.cpu_timings)
-    decisions = load_decisions(config.root / "decisions.csv", display="decisions.csv")
     with _timed(timings, "reconcile", progress, cpu):
         rec = reconcile(intake.records, config, decisions, intake_findings=intake.findings)
         findings = finalize_findings(intake.findings, rec, decisions)
@@ -335,7 +385,7 @@ def run_build(config: Config, out_dir: Path, progress: Progress | None = None) -
     outputs: list[Path] = []
     with _timed(timings, "render", progress, cpu):
         with atomic_outputs(out_dir) as staging:
-            log_writer = _LogWriter(staging, findings, accounting, config)
+            log_writer.write(staging, findings, accounting, config)
             try:
                 write_report(staging / report_filename(model), model)
                 write_summary(staging / summary_filename(model), model, findings, accounting)

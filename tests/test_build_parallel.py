@@ -52,8 +52,8 @@ def test_a_log_written_by_the_worker_is_the_same_bytes(tmp_path, monkeypatch, he
     monkeypatch.setattr(safety, "start_contained",
                         lambda func, *a, **k: started.append((func, a[-1])) or real(func, *a, **k))
     worker = _build(tmp_path, "worker")
-    # the worker writes the workbook; this process the CSV copy (the two halves of the work)
-    assert started == [(pipeline.write_discrepancy_log, ("xlsx",))]
+    # the worker (started before reconcile) writes the workbook; this process the CSV copy
+    assert [func for func, _ in started] == [pipeline._log_worker]
     assert any(name.startswith("discrepancy_log_") and name.endswith(".csv") for name in worker)
     assert any(name.startswith("discrepancy_log_") and name.endswith(".xlsx") for name in worker)
     _same(here, worker)
@@ -103,3 +103,28 @@ def test_a_render_failure_stops_the_log_worker_and_publishes_nothing(tmp_path, m
         pipeline.run_build(load_config(ws), tmp_path / "out")
     assert len(jobs) == 1 and not jobs[0].running()
     assert not [p for p in (tmp_path / "out").rglob("*")]  # nothing published, no staging left behind
+
+
+def test_a_failure_before_the_render_stops_the_early_log_worker(tmp_path, monkeypatch):
+    """The log worker starts before reconcile; a later failure must not leave it waiting."""
+    jobs = []
+    real = safety.start_contained
+
+    def track(func, *a, **k):
+        jobs.append(real(func, *a, **k))
+        return jobs[-1]
+
+    import att_report.reconcile as reconcile_stage
+
+    def broken(*a, **k):
+        assert jobs and jobs[0].running()  # started early, waiting for its findings
+        raise RuntimeError("reconcile broke")
+
+    monkeypatch.setattr(pipeline, "PARALLEL_LOG_FINDINGS", 1)
+    monkeypatch.setattr(safety, "start_contained", track)
+    monkeypatch.setattr(reconcile_stage, "reconcile", broken)
+    ws = tmp_path / "ws"
+    shutil.copytree(SAMPLE, ws, ignore=shutil.ignore_patterns("out", ".att-report"))
+    with pytest.raises(RuntimeError, match="reconcile broke"):
+        pipeline.run_build(load_config(ws), tmp_path / "out")
+    assert len(jobs) == 1 and not jobs[0].running()
