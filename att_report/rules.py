@@ -72,9 +72,8 @@ def rules_for(stage: str) -> list[Rule]:
     return [r for r in RULES.values() if r.stage == stage]
 
 
-#: threads for a stage's rules: each reads the shared records and returns its own findings, mostly in
-#: numpy, pandas and pyarrow kernels that release the GIL (issue 7)
-RULE_THREADS = 2
+#: threads for a stage's rules (None: att_report.threads.THREADS)
+RULE_THREADS: int | None = None
 
 
 def run_rules(stage: str, records: pd.DataFrame, ctx: RuleContext, *, threads: int | None = None) -> pd.DataFrame:
@@ -84,23 +83,17 @@ def run_rules(stage: str, records: pd.DataFrame, ctx: RuleContext, *, threads: i
 
 def run_rule_list(chosen: list[Rule], records: pd.DataFrame, ctx: RuleContext, *,
                   threads: int | None = None) -> pd.DataFrame:
-    """Run `chosen` rules in `threads` threads (default RULE_THREADS); findings in the list's order.
+    """Run `chosen` rules in threads (`att_report.threads`); findings in the list's order.
 
     Rules must not change `records`, and what they keep in `ctx.extra` must be
     caches any rule may fill (the same whichever fills it first): then the
     result is the same whatever the threads' timing.
     """
-    threads = RULE_THREADS if threads is None else threads
-    if threads <= 1 or len(chosen) <= 1:
-        return fnd.concat(r.func(records, ctx) for r in chosen)
-    from concurrent.futures import ThreadPoolExecutor
+    from att_report.threads import run_all
 
-    pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="att-report-rules")
-    try:
-        jobs = [pool.submit(r.func, records, ctx) for r in chosen]
-        return fnd.concat([job.result() for job in jobs])
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)  # a failed rule: the rules not started yet never run
+    found = run_all([(r.func, (records, ctx)) for r in chosen], threads if threads is not None else RULE_THREADS,
+                    name="att-report-rules")
+    return fnd.concat(found)
 
 
 def emit(

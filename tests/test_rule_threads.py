@@ -19,6 +19,7 @@ import pytest
 
 import att_report.reconcile as reconcile_stage
 import att_report.rules as rules_module
+import att_report.threads as threads_module
 from att_report.config import load_config
 from att_report.pipeline import run_intake
 from att_report.reconcile import load_decisions
@@ -40,6 +41,7 @@ def intake(tmp_path_factory):
 
 def _reconcile(config, result, threads, monkeypatch):
     monkeypatch.setattr(rules_module, "RULE_THREADS", threads)
+    monkeypatch.setattr(threads_module, "THREADS", threads)  # reconcile's key coding too
     decisions = load_decisions(config.root / "decisions.csv", display="decisions.csv")
     return reconcile_stage.reconcile(result.records, config, decisions, intake_findings=result.findings)
 

@@ -22,6 +22,7 @@ from att_report.normalise.text import scan_text
 from att_report.normalise.unique import factorize, mostly_distinct, per_unique, spread
 from att_report.records import conform
 from att_report.schema import INTAKE_NAMES
+from att_report.threads import run_all
 
 FLOW_WORDS = {
     "export": ("export", "exports", "exp", "e", "x", "out", "outgoing", "outbound", "sortie", "exportation",
@@ -228,13 +229,13 @@ def _by_setting(series: pd.Series, which: np.ndarray, values: list[str | None], 
     return spread(pd.concat(pieces, ignore_index=True), at_piece, series.index)
 
 
-#: threads for the fields of `normalise`: each field is parsed on its own, mostly inside pyarrow,
-#: numpy and pandas kernels that release the GIL, so a second core shortens the stage (issue 7)
-NORMALISE_THREADS = 2
+#: threads for the fields of `normalise` (None: att_report.threads.THREADS): each field is parsed on
+#: its own, mostly inside pyarrow, numpy and pandas kernels that release the GIL (issue 7)
+NORMALISE_THREADS: int | None = None
 
 
 def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
-              profiles: dict[str, Profile | None], *, threads: int = NORMALISE_THREADS) -> pd.DataFrame:
+              profiles: dict[str, Profile | None], *, threads: int | None = None) -> pd.DataFrame:
     """The canonical records frame (schema.RECORD_COLUMNS) plus raw_/st_ aux columns.
 
     Fields are parsed in `threads` threads; each task reads its own inputs
@@ -247,12 +248,12 @@ def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
     date1904 = raw["src_date1904"].fillna(False).astype(bool) if "src_date1904" in raw else None
     typed = {name: (raw[f"typed_{name}"].fillna(False).to_numpy(dtype=bool) if f"typed_{name}" in raw
                     else np.zeros(len(raw), dtype=bool)) for name in ("quantity", "value")}
-    with _Tasks(threads) as tasks:
-        scanned = [tasks.run(scan_text, source[name]) for name in INTAKE_NAMES]
-        scans = dict(zip(INTAKE_NAMES, (job.result() for job in scanned)))
-        cleaned = {name: scan[0] for name, scan in scans.items()}
-        jobs = [tasks.run(task, cleaned, by_agency, date1904, typed) for task in _FIELD_TASKS]
-        fields = [job.result() for job in jobs]
+    threads = NORMALISE_THREADS if threads is None else threads
+    scanned = run_all([(scan_text, (source[name],)) for name in INTAKE_NAMES], threads, name="att-report-normalise")
+    scans = dict(zip(INTAKE_NAMES, scanned))
+    cleaned = {name: scan[0] for name, scan in scans.items()}
+    fields = run_all([(task, (cleaned, by_agency, date1904, typed)) for task in _FIELD_TASKS], threads,
+                     name="att-report-normalise")
 
     out = pd.DataFrame(index=raw.index)
     for c in ("src_agency", "src_role", "src_file", "src_sheet", "src_row"):
@@ -275,33 +276,6 @@ def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
     # a stable row order: agency, file, sheet, row (the order of config + sorted files)
     out["row_uid"] = np.arange(len(out), dtype="int64")
     return conform(out)
-
-
-class _Tasks:
-    """Run functions on a small thread pool (or inline for threads <= 1); `run` returns a future."""
-
-    def __init__(self, threads: int):
-        self.pool = None
-        if threads > 1:
-            from concurrent.futures import ThreadPoolExecutor
-
-            self.pool = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="att-report-normalise")
-
-    def run(self, func, *args):
-        if self.pool is not None:
-            return self.pool.submit(func, *args)
-        from concurrent.futures import Future
-
-        done: Future = Future()
-        done.set_result(func(*args))
-        return done
-
-    def __enter__(self) -> "_Tasks":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if self.pool is not None:
-            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 # --- the fields, one task each: (cleaned text, agencies, date1904 per row, typed numbers) -> columns ---

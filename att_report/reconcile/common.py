@@ -48,8 +48,19 @@ def factorize(series: pd.Series, *, sort: bool = False) -> np.ndarray:
 
 
 def add_codes(frame: pd.DataFrame, columns=CODED) -> pd.DataFrame:
-    """`frame` plus `_c_<name>` integer codes of its `columns` (agencies coded alphabetically)."""
-    return frame.assign(**{f"_c_{c}": factorize(frame[c], sort=c == "src_agency") for c in columns if c in frame})
+    """`frame` plus `_c_<name>` integer codes of its `columns` (agencies coded alphabetically).
+
+    Each column is coded on its own (pyarrow's dictionary encoding, without the GIL): in threads.
+    """
+    from att_report.threads import run_all
+
+    names = [c for c in columns if c in frame]
+    coded = run_all([(_codes_of, (frame[c], c == "src_agency")) for c in names], name="att-report-codes")
+    return frame.assign(**{f"_c_{c}": codes for c, codes in zip(names, coded)})
+
+
+def _codes_of(series: pd.Series, sort: bool) -> np.ndarray:
+    return factorize(series, sort=sort)
 
 
 def codes(frame: pd.DataFrame, col: str) -> np.ndarray:
