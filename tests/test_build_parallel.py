@@ -81,7 +81,10 @@ def test_no_worker_to_be_had_means_the_log_is_written_here(tmp_path, monkeypatch
     _same(here, _build(tmp_path, "refused"))
 
 
-def test_a_render_failure_stops_the_log_worker_and_publishes_nothing(tmp_path, monkeypatch):
+@pytest.mark.parametrize("where", ["render", "reconcile"])
+def test_a_failure_stops_the_log_worker_and_publishes_nothing(tmp_path, monkeypatch, where):
+    """The log worker starts before reconcile (waiting for its findings): a failure then, or while
+    the report is written, stops it and leaves no output and no staging behind."""
     jobs = []
     real = safety.start_contained
 
@@ -90,41 +93,23 @@ def test_a_render_failure_stops_the_log_worker_and_publishes_nothing(tmp_path, m
         return jobs[-1]
 
     def broken(*a, **k):
+        assert jobs  # started before reconcile
+        if where == "reconcile":
+            assert jobs[0].running()  # waiting for its findings
         raise RuntimeError("disk on fire")
 
+    import att_report.reconcile as reconcile_stage
     import att_report.render.report_xlsx as report_xlsx
 
     monkeypatch.setattr(pipeline, "PARALLEL_LOG_FINDINGS", 1)
     monkeypatch.setattr(safety, "start_contained", track)
-    monkeypatch.setattr(report_xlsx, "write_report", broken)
+    if where == "render":
+        monkeypatch.setattr(report_xlsx, "write_report", broken)
+    else:
+        monkeypatch.setattr(reconcile_stage, "reconcile", broken)
     ws = tmp_path / "ws"
     shutil.copytree(SAMPLE, ws, ignore=shutil.ignore_patterns("out", ".att-report"))
     with pytest.raises(RuntimeError, match="disk on fire"):
         pipeline.run_build(load_config(ws), tmp_path / "out")
     assert len(jobs) == 1 and not jobs[0].running()
     assert not [p for p in (tmp_path / "out").rglob("*")]  # nothing published, no staging left behind
-
-
-def test_a_failure_before_the_render_stops_the_early_log_worker(tmp_path, monkeypatch):
-    """The log worker starts before reconcile; a later failure must not leave it waiting."""
-    jobs = []
-    real = safety.start_contained
-
-    def track(func, *a, **k):
-        jobs.append(real(func, *a, **k))
-        return jobs[-1]
-
-    import att_report.reconcile as reconcile_stage
-
-    def broken(*a, **k):
-        assert jobs and jobs[0].running()  # started early, waiting for its findings
-        raise RuntimeError("reconcile broke")
-
-    monkeypatch.setattr(pipeline, "PARALLEL_LOG_FINDINGS", 1)
-    monkeypatch.setattr(safety, "start_contained", track)
-    monkeypatch.setattr(reconcile_stage, "reconcile", broken)
-    ws = tmp_path / "ws"
-    shutil.copytree(SAMPLE, ws, ignore=shutil.ignore_patterns("out", ".att-report"))
-    with pytest.raises(RuntimeError, match="reconcile broke"):
-        pipeline.run_build(load_config(ws), tmp_path / "out")
-    assert len(jobs) == 1 and not jobs[0].running()
