@@ -16,7 +16,8 @@ library sees a file we look at its bytes:
 
 Speed: an honest 1M-row sheet is several hundred MB of XML. It is never parsed
 in Python: entries are stream-decompressed in chunks and scanned with compiled
-bytes regexes (C speed); Python work happens only per (rare) match.
+bytes regexes (C speed), each run only on the chunks where one RE2 pass (the
+gates, `_Gates`) says it can match; Python work happens only per (rare) match.
 """
 
 from __future__ import annotations
@@ -1367,7 +1368,7 @@ class ContainedJob:
         self._deadline = time.monotonic() + limits.worker_timeout_s
         self._closed = False
         self._start_error: BaseException | None = None
-        # The first start waits for the fork server to import its modules (about a second): start
+        # The first start waits for the fork server to start and load its modules: start
         # from a thread so the caller can work meanwhile. Once the server was started (`warm`), start
         # here: a starter thread would wait for the GIL behind the caller's scans (0.8 s measured).
         self._starter: threading.Thread | None = None

@@ -1,10 +1,11 @@
-"""The process that starts contained reader workers (see `safety.run_contained`).
+"""The process that starts contained reader workers (see `safety.run_contained`), and their body.
 
 Kept free of heavy imports so a command can start it first thing: the fork
-server imports pandas and fastexcel once (about a second), on another core,
-while this process loads its own modules and configuration. A large
-workbook's worker then starts reading at once instead of a second later
-(benchmark, issue 7).
+server preloads only fastexcel and pyarrow (a fraction of a second, on
+another core, while this process loads its own modules and configuration),
+and a worker's body (`child`) loads nothing more before it runs its
+function. A large workbook's worker then starts parsing at once, loading
+pandas and the readers in a thread meanwhile (`early`; benchmark, issue 7).
 """
 
 from __future__ import annotations
