@@ -299,6 +299,9 @@ class _LogWriter:
         try:
             receive, self._send = context().Pipe(duplex=False)
             self._job = safety.start_contained(_log_worker, receive, limits=config.limits)
+            # once the worker holds its end, this process lets go of it: should the worker die, sending
+            # then fails at once instead of filling a pipe nobody reads
+            self._job.wait_started()
             receive.close()
         except (OSError, ValueError, RuntimeError):  # no worker to be had: the log is written here
             self._job = self._send = None

@@ -46,14 +46,23 @@ def here(tmp_path_factory):
 
 
 def test_a_log_written_by_the_worker_is_the_same_bytes(tmp_path, monkeypatch, here):
-    started = []
+    started, written_here = [], []
     real = safety.start_contained
+    real_write = pipeline.write_discrepancy_log
+
+    def spy(*args):
+        if args[4:] != (("csv",),):  # the workbook written in this process: the worker's job
+            written_here.append(args[4:])
+        return real_write(*args)
+
+    monkeypatch.setattr(pipeline, "write_discrepancy_log", spy)
     monkeypatch.setattr(pipeline, "PARALLEL_LOG_FINDINGS", 1)
     monkeypatch.setattr(safety, "start_contained",
                         lambda func, *a, **k: started.append((func, a[-1])) or real(func, *a, **k))
     worker = _build(tmp_path, "worker")
     # the worker (started before reconcile) writes the workbook; this process the CSV copy
     assert [func for func, _ in started] == [pipeline._log_worker]
+    assert not written_here  # the worker did write it (no fallback)
     assert any(name.startswith("discrepancy_log_") and name.endswith(".csv") for name in worker)
     assert any(name.startswith("discrepancy_log_") and name.endswith(".xlsx") for name in worker)
     _same(here, worker)
@@ -65,6 +74,9 @@ def test_a_worker_that_dies_leaves_the_log_to_this_process(tmp_path, monkeypatch
             raise safety.ReaderCrashed("the reader was killed (often: out of memory)")
 
         def cancel(self):
+            pass
+
+        def wait_started(self):
             pass
 
     monkeypatch.setattr(pipeline, "PARALLEL_LOG_FINDINGS", 1)

@@ -1417,6 +1417,11 @@ class ContainedJob:
         finally:
             self.cancel()
 
+    def wait_started(self) -> None:
+        """Return once the worker process exists (or failed to start): its arguments have been sent."""
+        if self._starter is not None:
+            self._starter.join()
+
     def running(self) -> bool:
         """Whether the worker is (or is about to be) still at work: no result has arrived yet."""
         if self._closed or self._start_error is not None:
