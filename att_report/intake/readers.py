@@ -55,16 +55,15 @@ def column_letter(index: int) -> str:
 
 def read_file(path: Path, agency: AgencyConfig, rel_path: str, *, profile: Profile | None = None,
               limits: Limits | None = None, kind: str | None = None,
-              skip_sheets: frozenset[str] = frozenset(), grids: "Grids | None" = None,
-              digest: tuple[str, int, float] | None = None) -> FileRead:
+              skip_sheets: frozenset[str] = frozenset(), grids: "Grids | None" = None) -> FileRead:
     """Read one file; problems become findings, never exceptions for bad data.
 
     `kind` is what the preflight found the file to be (by its bytes); by
     default the extension decides. `skip_sheets` are sheets the preflight
     refused (it has reported them). `grids` gives a workbook's sheets as
-    already read (by workers, `untrusted`), `digest` its `file_digest`.
+    already parsed (`early.parse_sheets`, in a reader worker).
     """
-    sha, size, mtime = digest or file_digest(path)
+    sha, size, mtime = file_digest(path)
     info = FileInfo(agency=agency.name, path=rel_path, sha256=sha, size=size, mtime=mtime)
     result = FileRead(info=info)
     ext = path.suffix.lower()

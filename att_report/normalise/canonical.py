@@ -242,7 +242,7 @@ def normalise(raw: pd.DataFrame, agencies: dict[str, AgencyConfig],
     and returns its own columns, which are put together in one fixed order,
     so the frame is the same whatever the threads or their timing.
     """
-    # everything the tasks read from `raw` is taken out here: a frame's column cache is not thread-safe
+    # what the tasks read from `raw` is taken out once, here: they share nothing else, and only read it
     source = {name: raw[name] for name in INTAKE_NAMES}
     by_agency = _Agencies(raw, agencies, profiles)
     date1904 = raw["src_date1904"].fillna(False).astype(bool) if "src_date1904" in raw else None
