@@ -14,21 +14,30 @@ from __future__ import annotations
 import _thread
 from pathlib import Path
 
+#: how long the worker waits, after parsing, for its loader thread (normally done long before)
+LOADER_WAIT_S = 5.0
+
 
 def read_workbook_early(path: Path, agency, rel: str, spill: Path, *, profile=None, kind: str | None = None,
                         limits=None):
     """`untrusted.read_for_transfer(path, ...)`, the workbook's sheets parsed before the readers load."""
     # A bare thread: `threading.Thread.start` waits for the thread to report in, which one that cannot
-    # get its stack under a tight memory limit never does. Nothing waits for this one: the imports
-    # below take what it has loaded, or wait on the module it is loading, or load it themselves.
+    # get its stack under a tight memory limit never does. After the parse (seconds, for a workbook
+    # this large) this thread waits a bounded time for the loader to finish, so the two never import
+    # at once; should the loader never have run, the imports below load the modules themselves.
+    loaded = _thread.allocate_lock()
+    loaded.acquire()
     try:
-        _thread.start_new_thread(_load_reader, ())
+        _thread.start_new_thread(_load_reader, (loaded,))
+        started = True
     except RuntimeError:  # no thread to be had: the imports come after the parse
-        pass
+        started = False
     try:
         parsed = parse_sheets(Path(path), profile.sheet if profile is not None else None)
     except Exception:  # noqa: BLE001 - the reader parses again, meets the same problem and reports it
         parsed = None
+    if started:
+        loaded.acquire(timeout=LOADER_WAIT_S)
     from att_report.intake.readers import Grids
     from att_report.intake.untrusted import read_for_transfer
 
@@ -61,8 +70,10 @@ def fastexcel_grid(reader, name: str) -> tuple:
     return sheet.to_arrow(), columns, getattr(sheet, "visible", "visible")
 
 
-def _load_reader() -> None:
+def _load_reader(loaded) -> None:
     try:
         import att_report.intake.untrusted  # noqa: F401 - pandas, numpy, the readers
     except Exception:  # noqa: BLE001 - imported again (and any error raised) by the worker's own thread
         pass
+    finally:
+        loaded.release()
