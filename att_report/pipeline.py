@@ -265,14 +265,12 @@ def _log_worker(jobs) -> None:
 
     Started before the findings are final (`_LogWriter.start`), so its imports
     (pandas, XlsxWriter: the fork server preloads neither) overlap reconcile
-    and compile; `jobs` brings (staging, findings, accounting, year), or None
-    when there is nothing to write after all.
+    and compile; `jobs` brings (staging, findings, accounting, year). Should the
+    build fail first, the pipe closes and the worker is stopped (`cancel`).
     """
     from att_report.render import log  # noqa: F401 - loaded while waiting
 
-    job = jobs.recv()
-    if job is not None:
-        write_discrepancy_log(*job, ("xlsx",))
+    write_discrepancy_log(*jobs.recv(), ("xlsx",))
 
 
 class _LogWriter:
@@ -298,13 +296,18 @@ class _LogWriter:
 
         try:
             receive, self._send = context().Pipe(duplex=False)
+        except OSError:  # no pipe to be had (e.g. out of file descriptors): the log is written here
+            return
+        try:
             self._job = safety.start_contained(_log_worker, receive, limits=config.limits)
             # once the worker holds its end, this process lets go of it: should the worker die, sending
             # then fails at once instead of filling a pipe nobody reads
             self._job.wait_started()
-            receive.close()
         except (OSError, ValueError, RuntimeError):  # no worker to be had: the log is written here
+            self._send.close()
             self._job = self._send = None
+        finally:
+            receive.close()
 
     def write(self, staging: Path, findings: pd.DataFrame, accounting: pd.DataFrame, config: Config) -> None:
         """Hand the log to the worker (started now if it is large and none was); else keep it for `finish`."""
