@@ -3,7 +3,7 @@
 Agencies' files arrive by e-mail from many hands. Before any spreadsheet
 library sees a file we look at its bytes:
 
-- `sniff(path)`: the real format from the content, never the name;
+- `sniff(path)`: the real format from the content, never the name (`intake.sniff`);
 - `preflight(path, limits)`: file-level refusals (not a spreadsheet, legacy
   .xls, encrypted, truncated, zip bomb, XML entity declarations) and notes
   (macros, external links, DDE, hidden sheets and rows), plus per-sheet cell
@@ -12,7 +12,8 @@ library sees a file we look at its bytes:
 - `numeric_cells(...)`: cells of given columns stored as numbers (identifiers
   that lost their text form, or their digits);
 - `run_contained(func, ...)`: run a reader in a worker process with memory and
-  time limits, so a Rust abort or a runaway allocation becomes `ReaderCrashed`.
+  time limits, so a Rust abort or a runaway allocation becomes `ReaderCrashed`
+  (`intake.contained`).
 
 Speed: an honest 1M-row sheet is several hundred MB of XML. It is never parsed
 in Python: entries are stream-decompressed in chunks and scanned with compiled
@@ -25,197 +26,23 @@ from __future__ import annotations
 import codecs
 import posixpath
 import re
-import struct
 import time
-import traceback
 import zipfile
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Iterator
 
 import pandas as pd
 from openpyxl.utils import get_column_letter
 
 from att_report.config import Limits
 from att_report.findings import Finding, Severity
-from att_report.intake import worker_server
-
-# --- sniffing -----------------------------------------------------------------
-
-KINDS = ("xlsx", "xlsm", "xlsb", "ods", "csv", "text", "xls-legacy", "encrypted", "html", "pdf",
-         "zip-other", "empty", "unknown")
-#: Kinds a reader may open (after preflight); everything else is refused.
-SPREADSHEET_KINDS = ("xlsx", "xlsm", "ods", "csv")
-#: File name suffixes that go with each readable kind.
-SUFFIXES = {
-    "xlsx": (".xlsx", ".xlsm"),
-    "xlsm": (".xlsm", ".xlsx"),
-    "ods": (".ods",),
-    "csv": (".csv", ".txt", ".tsv"),
-}
-
-_OLE_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ODS_MIME = b"application/vnd.oasis.opendocument.spreadsheet"
-_HTML_START = re.compile(
-    rb"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body|table|meta|title|style)\b",
-    re.I | re.S,
+# the contained reader and the sniffing live in light modules of their own; their names stay here
+from att_report.intake.contained import (  # noqa: F401
+    WORKER_USAGE, ContainedJob, ReaderCrashed, _portable_error, _short, run_contained, start_contained,
 )
-_XML2003 = re.compile(rb"urn:schemas-microsoft-com:office:spreadsheet", re.I)
-_SAMPLE = 64 * 1024
-
-
-def sniff(path: Path) -> str:
-    """What the file really is, from its bytes (one of `KINDS`)."""
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        with path.open("rb") as fh:
-            head = fh.read(_SAMPLE)
-    except OSError:
-        return "unknown"
-    if size == 0 or not head.strip(b"\x00 \t\r\n"):
-        return "empty"
-    if head.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
-        return _sniff_zip(path, head)
-    if head.startswith(_OLE_MAGIC):
-        names = _cfb_names(path)
-        upper = {n.upper() for n in names}
-        if upper & {"ENCRYPTIONINFO", "ENCRYPTEDPACKAGE"}:
-            return "encrypted"
-        if upper & {"WORKBOOK", "BOOK"} or not names:
-            return "xls-legacy"
-        return "unknown"
-    if head.startswith(b"%PDF"):
-        return "pdf"
-    text = _decode_sample(head)
-    if text is None:
-        return "unknown"
-    probe = text.lstrip("\ufeff").encode("utf-8", "replace")[:4096]
-    if _HTML_START.match(probe):
-        return "html"
-    if _XML2003.search(probe) or probe.lstrip().startswith(b"<?xml"):
-        return "unknown"  # XML Spreadsheet 2003 or other XML: not a format we read
-    lines = [ln for ln in text.splitlines()[:20] if ln.strip()]
-    if lines and any(sep in ln for ln in lines for sep in (",", ";", "\t", "|")):
-        return "csv"
-    return "text"
-
-
-def _decode_sample(head: bytes) -> str | None:
-    """Text of a file sample, or None for binary content."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return head.decode("utf-16", "ignore")
-        except UnicodeDecodeError:
-            return None
-    if b"\x00" in head:
-        return None
-    sample = head.decode("latin-1")
-    # binary formats have many C0 control bytes; text has almost none
-    controls = sum(1 for ch in sample[:4096] if ord(ch) < 32 and ch not in "\t\r\n\f\v\x1a")
-    if controls > max(8, len(sample[:4096]) // 50):
-        return None
-    try:
-        return head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        if exc.start > len(head) - 4:  # sample cut mid-character
-            return head[: exc.start].decode("utf-8")
-        return sample
-
-
-def _sniff_zip(path: Path, head: bytes) -> str:
-    try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-            lower = {n.lower() for n in names}
-            if "mimetype" in lower:
-                info = zf.getinfo(next(n for n in names if n.lower() == "mimetype"))
-                if info.file_size < 200 and zf.read(info).strip() .startswith(_ODS_MIME):
-                    return "ods"
-            if "xl/workbook.xml" in lower:
-                if any(n.endswith("vbaproject.bin") for n in lower):
-                    return "xlsm"
-                ct = next((n for n in names if n.lower() == "[content_types].xml"), None)
-                if ct and zf.getinfo(ct).file_size < 10_000_000 and b"macroEnabled" in zf.read(ct):
-                    return "xlsm"
-                return "xlsx"
-            if "xl/workbook.bin" in lower:
-                return "xlsb"
-            return "zip-other"
-    except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError, NotImplementedError,
-            zlib.error):
-        # damaged: the central directory is gone, but local headers still name the parts
-        if head[30:30 + 8] == b"mimetype" and _ODS_MIME in head[:200]:
-            return "ods"
-        if b"xl/workbook.xml" in head or b"[Content_Types].xml" in head or b"xl/" in head[:200]:
-            return "xlsm" if b"vbaProject.bin" in head else "xlsx"
-        return "zip-other"
-
-
-# --- a minimal reader for OLE compound files (legacy .xls, encrypted OOXML) -----
-
-_FREE, _END, _FATSECT, _DIFSECT = 0xFFFFFFFF, 0xFFFFFFFE, 0xFFFFFFFD, 0xFFFFFFFC
-
-
-def _cfb_names(path: Path) -> list[str]:
-    """Names of the entries in an OLE compound file's directory (bounded work).
-
-    Enough of [MS-CFB] to read the directory chain; on any inconsistency fall
-    back to looking for the stream names we care about in the raw bytes.
-    """
-    try:
-        with path.open("rb") as fh:
-            data_size = path.stat().st_size
-            hdr = fh.read(512)
-            shift = struct.unpack_from("<H", hdr, 0x1E)[0]
-            if shift not in (9, 12):
-                raise ValueError("sector size")
-            ssz = 1 << shift
-            n_fat, dir_start = struct.unpack_from("<II", hdr, 0x2C)
-            difat_start, n_difat = struct.unpack_from("<II", hdr, 0x44)
-            fat_sectors = [s for s in struct.unpack_from("<109I", hdr, 0x4C) if s < _DIFSECT]
-            per = ssz // 4
-            nxt, seen = difat_start, 0
-            while nxt < _DIFSECT and seen < min(n_difat, 100_000):
-                fh.seek((nxt + 1) * ssz)
-                ids = struct.unpack(f"<{per}I", fh.read(ssz))
-                fat_sectors += [s for s in ids[:-1] if s < _DIFSECT]
-                nxt, seen = ids[-1], seen + 1
-            fat_sectors = fat_sectors[: max(n_fat, 0)]
-
-            def next_sector(s: int) -> int:
-                idx, off = divmod(s, per)
-                if idx >= len(fat_sectors):
-                    raise ValueError("FAT")
-                fh.seek((fat_sectors[idx] + 1) * ssz + off * 4)
-                return struct.unpack("<I", fh.read(4))[0]
-
-            names: list[str] = []
-            s, steps = dir_start, 0
-            max_steps = data_size // ssz + 1
-            while s < _DIFSECT and steps <= max_steps:
-                fh.seek((s + 1) * ssz)
-                sector = fh.read(ssz)
-                if len(sector) < ssz:
-                    raise ValueError("short")
-                for off in range(0, ssz, 128):
-                    n_len = struct.unpack_from("<H", sector, off + 64)[0]
-                    kind = sector[off + 66]
-                    if kind in (1, 2, 5) and 2 <= n_len <= 64:
-                        names.append(sector[off: off + n_len - 2].decode("utf-16-le", "replace"))
-                s, steps = next_sector(s), steps + 1
-            return names
-    except (OSError, ValueError, struct.error, IndexError):
-        pass
-    try:
-        with path.open("rb") as fh:
-            blob = fh.read(64 * 1024 * 1024)
-    except OSError:
-        return []
-    wanted = ("EncryptionInfo", "EncryptedPackage", "Workbook", "Book")
-    return [w for w in wanted if w.encode("utf-16-le") in blob]
-
+from att_report.intake.sniff import KINDS, SPREADSHEET_KINDS, SUFFIXES, sniff  # noqa: F401
 
 # --- preflight results --------------------------------------------------------
 
@@ -491,11 +318,6 @@ def _check_zip(path: Path, kind: str, limits: Limits, result: Preflight, agency:
 
 
 _BINARY_PARTS = (".bin", ".png", ".jpeg", ".jpg", ".gif", ".emf", ".wmf", ".tif", ".tiff", ".bmp")
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc) or type(exc).__name__
-    return text[:160]
 
 
 def _check_bomb(infos: list[zipfile.ZipInfo], limits: Limits) -> None:
@@ -1306,161 +1128,6 @@ def _integer_digits(text: str) -> int:
     if value == float("inf"):
         return 0
     return len(str(int(value)))
-
-
-# --- the contained reader -----------------------------------------------------------
-
-class ReaderCrashed(Exception):
-    """A reader died, ran out of memory or time in its worker process."""
-
-
-def _portable_error(exc: BaseException) -> BaseException:
-    """The exception itself when it can cross the process boundary as-is, else ReaderCrashed."""
-    import pickle
-
-    if isinstance(exc, MemoryError):
-        return ReaderCrashed("the reader ran out of its memory limit")
-    if isinstance(exc, Exception):
-        try:
-            pickle.loads(pickle.dumps(exc))
-            return exc
-        except Exception:  # noqa: BLE001
-            pass
-    tb = traceback.format_exception_only(type(exc), exc)[-1].strip()
-    return ReaderCrashed(f"the reader failed: {tb[:300]}")
-
-
-#: what this process's workers reported: the largest peak memory (RSS, MB) and
-#: their CPU seconds in all (the benchmark adds them to the build's own)
-WORKER_USAGE = {"peak_rss_mb": 0.0, "cpu_s": 0.0}
-
-
-def run_contained(func: Callable[..., Any], *args: Any, limits: Limits | None = None, **kwargs: Any) -> Any:
-    """Run `func(*args, **kwargs)` in a worker process with memory and time limits.
-
-    The worker's address space is capped at `limits.worker_memory_mb` and it
-    is killed after `limits.worker_timeout_s`. A Rust panic or abort, a
-    segfault, an out-of-memory kill or a timeout raises `ReaderCrashed` here;
-    the calling process never dies. Ordinary exceptions raised by `func` are
-    re-raised as they are (when they can be pickled). `func` must be a
-    module-level function; arguments and result must pickle.
-    """
-    return start_contained(func, *args, limits=limits, **kwargs).result()
-
-
-def start_contained(func: Callable[..., Any], *args: Any, limits: Limits | None = None,
-                    **kwargs: Any) -> "ContainedJob":
-    """`run_contained` without waiting: the caller works on while the worker runs."""
-    return ContainedJob(func, args, kwargs, limits or Limits())
-
-
-class ContainedJob:
-    """A function running in a contained worker process; `result()` waits, `cancel()` stops it."""
-
-    def __init__(self, func: Callable[..., Any], args: tuple, kwargs: dict, limits: Limits):
-        import threading
-
-        ctx = worker_server.context()
-        self._timeout = limits.worker_timeout_s
-        self._recv, self._send = ctx.Pipe(duplex=False)
-        self._proc = ctx.Process(target=worker_server.child, args=(self._send, func, args, kwargs, limits.worker_memory_mb),
-                                 daemon=True)
-        self._deadline = time.monotonic() + limits.worker_timeout_s
-        self._closed = False
-        self._start_error: BaseException | None = None
-        # The first start waits for the fork server to start and load its modules: start
-        # from a thread so the caller can work meanwhile. Once the server was started (`warm`), start
-        # here: a starter thread would wait for the GIL behind the caller's scans (0.8 s measured).
-        self._starter: threading.Thread | None = None
-        if worker_server.running():
-            self._start()
-        else:
-            self._starter = threading.Thread(target=self._start, name="att-report-worker-start", daemon=True)
-            self._starter.start()
-
-    def _start(self) -> None:
-        try:
-            self._proc.start()
-        except BaseException as exc:  # noqa: BLE001 - re-raised by result()
-            self._start_error = exc
-        finally:
-            self._send.close()
-
-    def result(self) -> Any:
-        if self._starter is not None:
-            self._starter.join()
-        if self._start_error is not None:
-            self.cancel()
-            raise ReaderCrashed(f"the reader could not be started ({_short(self._start_error)})")
-        proc, recv = self._proc, self._recv
-        try:
-            while True:
-                remaining = self._deadline - time.monotonic()
-                if remaining <= 0:
-                    raise ReaderCrashed(f"the reader took longer than {self._timeout} s and was stopped")
-                if recv.poll(min(remaining, 0.5)):
-                    try:
-                        status, payload, peak_kb, cpu_s = recv.recv()
-                    except (EOFError, OSError):
-                        proc.join(5)
-                        raise ReaderCrashed(_death_message(proc.exitcode)) from None
-                    WORKER_USAGE["peak_rss_mb"] = max(WORKER_USAGE["peak_rss_mb"], peak_kb / 1024)
-                    WORKER_USAGE["cpu_s"] += cpu_s
-                    proc.join(5)
-                    if status == "ok":
-                        return payload
-                    raise payload
-                if not proc.is_alive():
-                    if recv.poll(0):
-                        continue
-                    raise ReaderCrashed(_death_message(proc.exitcode))
-        finally:
-            self.cancel()
-
-    def wait_started(self) -> None:
-        """Return once the worker process exists (or failed to start): its arguments have been sent."""
-        if self._starter is not None:
-            self._starter.join()
-
-    def running(self) -> bool:
-        """Whether the worker is (or is about to be) still at work: no result has arrived yet."""
-        if self._closed or self._start_error is not None:
-            return False
-        if self._starter is not None and self._starter.is_alive():
-            return True
-        return self._proc.is_alive() and not self._recv.poll(0)
-
-    def cancel(self) -> None:
-        """Stop the worker (if still running) and release its resources; idempotent."""
-        if self._closed:
-            return
-        self._closed = True
-        if self._starter is not None:
-            self._starter.join()
-        proc = self._proc
-        if self._start_error is None and proc.is_alive():
-            proc.kill()
-            proc.join(5)
-        self._recv.close()
-        try:
-            proc.close()
-        except ValueError:
-            pass
-
-
-def _death_message(exitcode: int | None) -> str:
-    import signal
-
-    if exitcode is not None and exitcode < 0:
-        try:
-            name = signal.Signals(-exitcode).name
-        except ValueError:
-            name = f"signal {-exitcode}"
-        hint = {"SIGABRT": "aborted (often: out of memory or an internal error)",
-                "SIGKILL": "was killed (often: out of memory)",
-                "SIGSEGV": "crashed (segmentation fault)"}.get(name, f"died ({name})")
-        return f"the reader {hint}"
-    return f"the reader process exited unexpectedly (exit code {exitcode})"
 
 
 def contain_policy(pre: Preflight) -> bool:

@@ -1,4 +1,4 @@
-"""The process that starts contained reader workers (see `safety.run_contained`), and their body.
+"""The process that starts contained reader workers (see `contained.run_contained`), and their body.
 
 Kept free of heavy imports so a command can start it first thing: the fork
 server preloads only fastexcel and pyarrow (a fraction of a second, on
@@ -63,7 +63,7 @@ def child(conn, func, args, kwargs, memory_mb: int) -> None:
     """A contained worker's body: limits, run `func`, send back (status, payload, peak KB, CPU s).
 
     Light on imports (this module's): the worker starts on `func` at once;
-    `safety` (and pandas with it) is loaded only to describe a failure.
+    `contained` (light too) is loaded only to describe a failure.
     """
     import os
 
@@ -84,7 +84,7 @@ def child(conn, func, args, kwargs, memory_mb: int) -> None:
         result = func(*args, **kwargs)
         payload = ("ok", result)
     except BaseException as exc:  # noqa: BLE001 - Rust panics derive from BaseException
-        from att_report.intake.safety import _portable_error
+        from att_report.intake.contained import _portable_error
 
         payload = ("error", _portable_error(exc))
     try:
@@ -97,7 +97,7 @@ def child(conn, func, args, kwargs, memory_mb: int) -> None:
     try:
         conn.send((*payload, peak_kb, cpu_s))
     except BaseException as exc:  # noqa: BLE001 - an unpicklable result
-        from att_report.intake.safety import ReaderCrashed, _short
+        from att_report.intake.contained import ReaderCrashed, _short
 
         conn.send(("error", ReaderCrashed(f"the reader's result could not be sent back: {_short(exc)}"), 0, 0.0))
     finally:

@@ -39,6 +39,12 @@ def test_ordinary_exception_is_reraised_as_is():
         run_contained(int, "x", limits=SMALL)
 
 
+def test_a_module_the_worker_cannot_load_is_a_crash_not_an_import_error():
+    # under a tight memory limit a library may fail to map: that is the worker's lack of memory
+    with pytest.raises(ReaderCrashed, match="could not load its modules"):
+        run_contained(__import__, "att_report_no_such_module", limits=SMALL)
+
+
 def test_runaway_allocation_is_capped():
     with pytest.raises(ReaderCrashed, match="memory"):
         run_contained(bytearray, 8 * 1024**3, limits=SMALL)
