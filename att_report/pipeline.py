@@ -20,6 +20,7 @@ from att_report.schema import INTAKE_NAMES, RECORD_COLUMNS
 
 if TYPE_CHECKING:
     from att_report.intake.readers import FileRead
+    from att_report.intake.headstart import HeadStart
 
 Progress = Callable[[str, str], None]  # (stage, detail)
 
@@ -68,23 +69,27 @@ def load_profiles(config: Config) -> dict[str, Profile | None]:
 
 def read_agency_files(jobs: list[tuple[Path, object, str]], profiles: dict[str, Profile | None], config: Config,
                       done: Callable[[str, FileRead], None] | None = None,
-                      while_waiting: Callable[[], None] | None = None) -> list[FileRead]:
+                      while_waiting: Callable[[], None] | None = None,
+                      early: "HeadStart | None" = None) -> list[FileRead]:
     """Read every (path, agency, rel) in `jobs`; results in the same order.
 
     The largest file goes first: when it is a large workbook a contained
     worker reads it while this process reads the other files, then scans its
     XML (one worker at a time: two cores, and memory for one large frame),
     then runs `while_waiting` (if the worker is still reading by then).
+    A worker `early` started for the largest file is taken over (`headstart`).
     """
+    from att_report.intake.headstart import reading_order
     from att_report.intake.untrusted import begin_read
 
-    order = sorted(range(len(jobs)), key=lambda i: (-_size(jobs[i][0]), i))
+    order = reading_order([path for path, _, _ in jobs])
     reads: list[FileRead | None] = [None] * len(jobs)
     pending: tuple[int, Callable[[], FileRead]] | None = None
     for position, i in enumerate(order):
         path, agency, rel = jobs[i]
         finish = begin_read(path, agency, rel, profile=profiles[agency.name], limits=config.limits,
-                            worker=position == 0, while_waiting=while_waiting if position == 0 else None)
+                            worker=position == 0, while_waiting=while_waiting if position == 0 else None,
+                            early=early)
         if position == 0:
             pending = (i, finish)
             continue
@@ -100,18 +105,13 @@ def read_agency_files(jobs: list[tuple[Path, object, str]], profiles: dict[str, 
     return reads  # type: ignore[return-value]
 
 
-def _size(path: Path) -> int:
-    try:
-        return path.stat().st_size
-    except OSError:
-        return 0
-
-
-def run_intake(config: Config, progress: Progress | None = None, *, keep_tables: bool = True) -> IntakeResult:
+def run_intake(config: Config, progress: Progress | None = None, *, keep_tables: bool = True,
+               early: "HeadStart | None" = None) -> IntakeResult:
     """Read every agency file, normalise and validate. Never drops a row.
 
     `keep_tables=False` lets the raw tables go once validated (a build needs
     only the records: at 1M rows that frees a few hundred MB for reconcile).
+    `early`: the worker the command started before loading this module (`headstart`).
     """
     from att_report.workspace import discover_files, relative_path
 
@@ -136,7 +136,7 @@ def run_intake(config: Config, progress: Progress | None = None, *, keep_tables:
                 progress("read", f"{rel}: {read.info.rows_read} rows, {len(read.findings)} file findings")
 
         reads = read_agency_files(jobs, profiles, config, done,
-                                  while_waiting=lambda: warm_later_stages(config, profiles))
+                                  while_waiting=lambda: warm_later_stages(config, profiles), early=early)
     tables = [t for r in reads for t in r.tables]
     file_findings += [f for r in reads for f in r.findings]
     from att_report.normalise.canonical import normalise, raw_frame
@@ -207,13 +207,14 @@ class ValidateResult:
     feedback: list[Path]
 
 
-def run_validate(config: Config, out_dir: Path, progress: Progress | None = None) -> ValidateResult:
+def run_validate(config: Config, out_dir: Path, progress: Progress | None = None, *,
+                 early: "HeadStart | None" = None) -> ValidateResult:
     """Intake + validation outputs: validation_findings.csv and a feedback workbook per agency."""
     from att_report.coordination.runstate import write_run_state
     from att_report.render.atomic import atomic_outputs
     from att_report.render.feedback import write_feedback
 
-    intake = run_intake(config, progress)
+    intake = run_intake(config, progress, early=early)
     feedback: list[Path] = []
     with atomic_outputs(out_dir) as staging:
         fnd.write_csv(intake.findings, staging / "validation_findings.csv", fnd.FINDING_FIELDS)
@@ -343,10 +344,11 @@ class _LogWriter:
             self._job = None
 
 
-def run_build(config: Config, out_dir: Path, progress: Progress | None = None) -> BuildResult:
+def run_build(config: Config, out_dir: Path, progress: Progress | None = None, *,
+              early: "HeadStart | None" = None) -> BuildResult:
     """The whole pipeline; outputs are written atomically (all or none)."""
     # later stages' modules load after the read has started (or while a worker reads): see warm_later_stages
-    intake = run_intake(config, progress, keep_tables=False)
+    intake = run_intake(config, progress, keep_tables=False, early=early)
     from att_report.reconcile import load_decisions
 
     timings = dict(intake.timings)

@@ -67,7 +67,8 @@ def start_contained(func: Callable[..., Any], *args: Any, limits: Limits | None 
 class ContainedJob:
     """A function running in a contained worker process; `result()` waits, `cancel()` stops it."""
 
-    def __init__(self, func: Callable[..., Any], args: tuple, kwargs: dict, limits: Limits):
+    def __init__(self, func: Callable[..., Any], args: tuple, kwargs: dict, limits: Limits, *,
+                 in_thread: bool = False):
         import threading
 
         ctx = worker_server.context()
@@ -81,8 +82,10 @@ class ContainedJob:
         # The first start waits for the fork server to start and load its modules: start
         # from a thread so the caller can work meanwhile. Once the server was started (`warm`), start
         # here: a starter thread would wait for the GIL behind the caller's scans (0.8 s measured).
+        # `in_thread`: from a thread all the same (a start before this process loads its modules,
+        # `headstart`, while the server may still be loading its own).
         self._starter: threading.Thread | None = None
-        if worker_server.running():
+        if worker_server.running() and not in_thread:
             self._start()
         else:
             self._starter = threading.Thread(target=self._start, name="att-report-worker-start", daemon=True)

@@ -1,6 +1,6 @@
 """A large workbook's reader worker: parse at once, load the rest of the reader meanwhile (issue 7).
 
-The fork server preloads only fastexcel and pyarrow (`worker_server`), so
+The fork server preloads only fastexcel (`worker_server`), so
 this worker starts within a fraction of a second of the command. It parses
 the sheets the reader will read straight away; fastexcel parses without
 holding the GIL, so a second thread imports pandas and the readers in the
@@ -41,12 +41,15 @@ def read_workbook_early(path: Path, agency, rel: str, spill: Path, *, profile=No
     from att_report.intake.readers import Grids
     from att_report.intake.untrusted import read_for_transfer
 
-    grids = Grids(names=parsed[0], sheets=parsed[1]) if parsed is not None else None
+    try:  # to arrow only now: that loads pyarrow, which the loader thread may have been loading
+        grids = Grids(names=parsed[0], sheets={name: as_grid(sheet) for name, sheet in parsed[1].items()})
+    except Exception:  # noqa: BLE001 - no parse, or a failed conversion: the reader starts over
+        grids = None
     return read_for_transfer(path, agency, rel, spill, profile=profile, kind=kind, limits=limits, grids=grids)
 
 
-def parse_sheets(path: Path, wanted: int | str | None) -> tuple[list[str], dict[str, tuple]]:
-    """(sheet names, {name: grid}) for the sheets `readers._read_workbook` reads (`wanted`: the profile's)."""
+def parse_sheets(path: Path, wanted: int | str | None) -> tuple[list[str], dict[str, object]]:
+    """(sheet names, {name: parsed sheet}) for the sheets `readers._read_workbook` reads (`wanted`: the profile's)."""
     import fastexcel
 
     reader = fastexcel.read_excel(str(path))
@@ -57,17 +60,26 @@ def parse_sheets(path: Path, wanted: int | str | None) -> tuple[list[str], dict[
         chosen = [wanted] if wanted in names else []
     else:
         chosen = names
-    return names, {name: fastexcel_grid(reader, name) for name in chosen}
+    return names, {name: parse_sheet(reader, name) for name in chosen}
+
+
+def parse_sheet(reader, name: str):
+    """One sheet parsed by fastexcel: all cells as text, no header, no rows skipped (see `as_grid`)."""
+    return reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
+
+
+def as_grid(sheet) -> tuple:
+    """A parsed sheet as the readers take it: (arrow text grid, absolute column indices, visibility).
+
+    Grid row i is Excel row i + 1.
+    """
+    columns = [c.absolute_index for c in sheet.available_columns()]
+    return sheet.to_arrow(), columns, getattr(sheet, "visible", "visible")
 
 
 def fastexcel_grid(reader, name: str) -> tuple:
-    """One sheet as the readers take it: (arrow text grid, absolute column indices, visibility).
-
-    All cells as text, no header, no rows skipped: grid row i is Excel row i + 1.
-    """
-    sheet = reader.load_sheet(name, header_row=None, skip_rows=0, dtypes="string")
-    columns = [c.absolute_index for c in sheet.available_columns()]
-    return sheet.to_arrow(), columns, getattr(sheet, "visible", "visible")
+    """One sheet as the readers take it (`parse_sheet`, then `as_grid`)."""
+    return as_grid(parse_sheet(reader, name))
 
 
 def _load_reader(loaded) -> None:

@@ -26,7 +26,7 @@ import pandas as pd
 
 from att_report.config import AgencyConfig, Limits
 from att_report.findings import Finding, Severity
-from att_report.intake import safety
+from att_report.intake import headstart, safety
 from att_report.intake.early import read_workbook_early
 from att_report.intake.profiles import Profile
 from att_report.intake.readers import HEADER_SCAN_ROWS, FileRead, field_letters_from_head, file_digest, read_file
@@ -39,12 +39,9 @@ _LOOKS_NUMERIC = r"^\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$"
 HEAD_ROWS = HEADER_SCAN_ROWS + 2
 
 
-#: Workbooks whose sheet XML is at least this large (uncompressed) are read in a
-#: contained worker while this process scans the XML: two cores instead of one
-#: for the two slowest steps of intake (measured: 1M rows, 780 MB of XML, the
-#: read stage went from ~28 s to the plain read's ~18 s). Smaller files are not
-#: worth the worker's start-up and the tables' trip back.
-PARALLEL_SHEET_BYTES = 48 * 1024 * 1024
+#: Workbooks with this much sheet XML are read in a contained worker (see `headstart`,
+#: whose value it is: a test or the openpyxl benchmark may change this one alone).
+PARALLEL_SHEET_BYTES = headstart.PARALLEL_SHEET_BYTES
 
 
 def read_untrusted(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile | None,
@@ -54,30 +51,50 @@ def read_untrusted(path: Path, agency: AgencyConfig, rel: str, *, profile: Profi
 
 
 def begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile | None, limits: Limits,
-               worker: bool = True, while_waiting: Callable[[], None] | None = None) -> Callable[[], FileRead]:
+               worker: bool = True, while_waiting: Callable[[], None] | None = None,
+               early: "headstart.HeadStart | None" = None) -> Callable[[], FileRead]:
     """Start reading one file; call the returned function for its `FileRead`.
 
     A large workbook (with `worker` allowed) is handed to a contained reader
     here and finished later, so the caller can read other files meanwhile;
     anything else is read at once. `while_waiting` runs once the workbook's
     XML is scanned, if its worker is still reading (the caller's chance to
-    prepare what comes after the read).
+    prepare what comes after the read). A worker `early` started for this
+    file is taken over when it reads exactly what one started here would,
+    else stopped.
     """
+    started = early.claim(path) if early is not None else None
+    try:
+        return _begin_read(path, agency, rel, profile=profile, limits=limits, worker=worker,
+                           while_waiting=while_waiting, started=started)
+    finally:
+        if started is not None and not started.taken:
+            started.stop()
+
+
+def _begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile | None, limits: Limits,
+                worker: bool, while_waiting: Callable[[], None] | None,
+                started: "headstart.Started | None") -> Callable[[], FileRead]:
     pre = safety.preflight(path, limits, agency=agency.name, rel_file=rel, scan_sheets=False)
     if pre.refuse:
         refused = _refused(path, agency, rel, pre)
         return lambda: refused
     kind = pre.kind if pre.kind in ("xlsx", "xlsm", "ods", "csv", "text") else None
-    spill = None
+    spill = job = None
     if worker and pre.pending and pre.sheet_bytes >= PARALLEL_SHEET_BYTES:
-        try:
-            spill = Path(tempfile.mkdtemp(prefix="att-report-read-"))
-        except OSError:  # no usable temporary folder: read here, as for a small file
-            spill = None
+        if started is not None and started.does(agency, rel, profile, kind, limits):
+            started.taken = True
+            spill, job = started.spill, started.job
+        else:
+            try:
+                spill = Path(tempfile.mkdtemp(prefix="att-report-read-"))
+            except OSError:  # no usable temporary folder: read here, as for a small file
+                spill = None
     if spill is not None:
         # the worker parses first and loads the readers meanwhile (`early`): it starts within a moment
-        job = safety.start_contained(read_workbook_early, path, agency, rel, spill, profile=profile, kind=kind,
-                                     limits=limits)
+        if job is None:
+            job = safety.start_contained(read_workbook_early, path, agency, rel, spill, profile=profile, kind=kind,
+                                         limits=limits)
 
         def finish() -> FileRead:
             try:

@@ -1,7 +1,7 @@
 """The process that starts contained reader workers (see `contained.run_contained`), and their body.
 
 Kept free of heavy imports so a command can start it first thing: the fork
-server preloads only fastexcel and pyarrow (a fraction of a second, on
+server preloads only fastexcel (a fraction of a second, on
 another core, while this process loads its own modules and configuration),
 and a worker's body (`child`) loads nothing more before it runs its
 function. A large workbook's worker then starts parsing at once, loading
@@ -15,9 +15,10 @@ from typing import Any
 
 #: imported once in the fork server, not per worker: only what parsing a workbook needs, so the
 #: server is ready in a fraction of a second and a large workbook's worker starts parsing at once
-#: (its own thread loads pandas and the readers meanwhile: `early`); other workers import what
-#: their function needs when they start
-PRELOAD = ["fastexcel", "pyarrow", "att_report.intake.worker_server"]
+#: (its own thread loads pyarrow, pandas and the readers meanwhile: `early`); other workers import
+#: what their function needs when they start. (pyarrow was preloaded too until the head start,
+#: `headstart`, asked for the worker before the server was ready: numpy and pyarrow cost it 0.15 s.)
+PRELOAD = ["fastexcel", "att_report.intake.worker_server"]
 
 _CONTEXT: Any = None
 

@@ -107,7 +107,8 @@ def test_grids_given_to_the_reader_are_read_as_parsed_ones(tmp_path):
 
     path = write_xlsx(tmp_path / "t.xlsx", [("T", sheet_xml(table(4), start_row=3), "visible")])
     names, sheets = early.parse_sheets(path, None)
-    given = read_file(path, _agency(), "t.xlsx", kind="xlsx", grids=Grids(names=names, sheets=sheets))
+    grids = Grids(names=names, sheets={name: early.as_grid(sheet) for name, sheet in sheets.items()})
+    given = read_file(path, _agency(), "t.xlsx", kind="xlsx", grids=grids)
     parsed = read_file(path, _agency(), "t.xlsx", kind="xlsx")
     assert given.tables[0].excel_rows.tolist() == parsed.tables[0].excel_rows.tolist() == [4, 5, 6, 7]
     pd.testing.assert_frame_equal(given.tables[0].data, parsed.tables[0].data)
