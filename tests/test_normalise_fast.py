@@ -13,6 +13,8 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from att_report.normalise import identifiers, text
 from att_report.normalise.numbers import _to_float, parse_numbers
@@ -202,3 +204,12 @@ def test_settings_per_agency_parse_each_row_with_its_agency_setting():
     assert got["date"].tolist()[0] == pd.Timestamp("2024-04-03") and got["status"].tolist()[5] == "ambiguous"
     one = _by_setting(text, np.zeros(len(text), dtype=int), ["DMY"], parse_dates)
     pd.testing.assert_frame_equal(one, parse_dates(text, "DMY"))
+
+
+@given(st.lists(st.integers(min_value=0, max_value=20), max_size=200))
+def test_first_appearances_are_the_distinct_codes_in_order_of_first_appearance(values):
+    from att_report.normalise.unique import first_appearances
+
+    codes = np.asarray(values, dtype=np.intp)
+    expected = list(dict.fromkeys(values))  # distinct, as first seen
+    assert first_appearances(codes, 21).tolist() == expected

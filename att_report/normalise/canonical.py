@@ -19,7 +19,7 @@ from att_report.normalise.dates import parse_dates
 from att_report.normalise.identifiers import licence_key
 from att_report.normalise.numbers import parse_numbers
 from att_report.normalise.text import scan_text
-from att_report.normalise.unique import factorize, mostly_distinct, per_unique, spread
+from att_report.normalise.unique import factorize, first_appearances, mostly_distinct, per_unique, spread
 from att_report.records import conform
 from att_report.schema import INTAKE_NAMES
 from att_report.threads import run_all
@@ -214,8 +214,7 @@ def _by_setting(series: pd.Series, which: np.ndarray, values: list[str | None], 
         rows = np.flatnonzero(group == g)
         if by_value:
             # this setting's distinct values, in order of first appearance (as per_unique sees them)
-            seen, first_at = np.unique(codes[rows], return_index=True)
-            mine = seen[np.argsort(first_at, kind="stable")]
+            mine = first_appearances(codes[rows], len(texts))
             where = np.empty(len(texts), dtype=np.intp)
             where[mine] = np.arange(len(mine))
             piece = func(texts.iloc[mine].reset_index(drop=True), value)

@@ -85,6 +85,18 @@ def factorize(values) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray | np
     return codes, uniques
 
 
+def first_appearances(codes: np.ndarray, size: int) -> np.ndarray:
+    """The distinct values of `codes` (integers in [0, size)) in order of first appearance.
+
+    np.unique(codes, return_index=True) and a sort by the index give the same,
+    but sort every row: 0.13 s for 1M codes against 5 ms (benchmark, issue 7).
+    """
+    first = np.full(size, len(codes), dtype=np.intp)
+    np.minimum.at(first, codes, np.arange(len(codes), dtype=np.intp))
+    present = np.flatnonzero(first < len(codes))
+    return present[np.argsort(first[present], kind="stable")]
+
+
 def _spread_array(array, codes: np.ndarray):
     """array.take(codes) (codes >= 0); arrow text through pyarrow's take, without pandas' checks and copies."""
     import pyarrow as pa
