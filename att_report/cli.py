@@ -147,6 +147,40 @@ def _gc_for_a_batch():
         gc.unfreeze()
 
 
+#: glibc's mallopt parameters (malloc.h) and the values a batch sets: large blocks from the heap, kept
+_M_TRIM_THRESHOLD, _M_TOP_PAD, _M_MMAP_THRESHOLD = -1, -2, -3
+_BATCH_MALLOPT = {_M_MMAP_THRESHOLD: 32 << 20, _M_TRIM_THRESHOLD: (1 << 31) - 1, _M_TOP_PAD: 256 << 20}
+
+
+def _allocators_for_a_batch() -> bool:
+    """Keep freed memory in this process for the next allocation instead of handing it back at once.
+
+    A build frees and allocates column-sized blocks (8-200 MB) all the time;
+    by default glibc unmaps each large block when freed and pyarrow's
+    mimalloc decommits freed pages after 10 ms, so every new column faults
+    its pages in again (costly on a virtual machine). Measured at 1M rows
+    (issue 7): 350,000 page faults become 140,000, the stages after the read
+    take about 0.4 s less, and the peak memory grows by about 200 MB.
+
+    Call before pyarrow loads (mimalloc reads its options then) and after the
+    fork server started (its workers keep the defaults). A setting the user
+    made in the environment is kept. False where glibc cannot be tuned.
+    """
+    os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")  # never decommit: the process ends soon anyway
+    if not sys.platform.startswith("linux") or any(k.startswith("MALLOC_") for k in os.environ):
+        return False
+    import ctypes
+    import platform
+
+    if platform.libc_ver()[0] != "glibc":
+        return False
+    try:
+        mallopt = ctypes.CDLL("libc.so.6").mallopt
+    except (OSError, AttributeError):
+        return False
+    return all(mallopt(param, value) == 1 for param, value in _BATCH_MALLOPT.items())
+
+
 def _start_worker_server() -> None:
     """Start the reader workers' fork server first thing: it loads its modules on another core meanwhile."""
     from att_report.intake import worker_server
@@ -217,6 +251,7 @@ def validate(
     """Read and check every agency file; write findings and per-agency feedback workbooks."""
     def body() -> int:
         _start_worker_server()
+        _allocators_for_a_batch()
         config = load_config(workspace)
         with _head_start(config) as early:
             from att_report.pipeline import run_validate
@@ -244,6 +279,7 @@ def build(
     """Validate, reconcile and compile; write the report, discrepancy log, summary and manifest."""
     def body() -> int:
         _start_worker_server()
+        _allocators_for_a_batch()
         config = load_config(workspace)
         with _head_start(config) as early:
             from att_report.pipeline import run_build

@@ -7,6 +7,8 @@ these run it as users do, in a process of its own.
 from __future__ import annotations
 
 import json
+import os
+import platform
 import subprocess
 import sys
 from pathlib import Path
@@ -105,3 +107,72 @@ def test_the_cycle_collector_is_set_for_the_batch_and_restored():
         gc.collect()
         assert gone() is None  # cycles made during the batch are still collected
     assert gc.get_threshold() == before and gc.get_freeze_count() == frozen
+
+
+class _FakeLibc:
+    def __init__(self, calls):
+        self.calls = calls
+
+    def mallopt(self, param, value):
+        self.calls.append((param, value))
+        return 1
+
+
+def _fake_glibc(monkeypatch) -> list:
+    import ctypes
+    import platform
+
+    calls: list = []
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(platform, "libc_ver", lambda *a, **k: ("glibc", "2.36"))
+    monkeypatch.setattr(ctypes, "CDLL", lambda name: _FakeLibc(calls))
+    for key in [k for k in os.environ if k.startswith(("MALLOC_", "MIMALLOC_"))]:
+        monkeypatch.delenv(key)
+    return calls
+
+
+def test_a_batch_keeps_freed_memory_for_reuse(monkeypatch):
+    from att_report import cli
+
+    calls = _fake_glibc(monkeypatch)
+    assert cli._allocators_for_a_batch()
+    assert dict(calls) == {-3: 32 << 20, -1: (1 << 31) - 1, -2: 256 << 20}  # mmap and trim thresholds, top pad
+    assert os.environ["MIMALLOC_PURGE_DELAY"] == "-1"
+
+
+def test_the_users_allocator_settings_are_kept(monkeypatch):
+    from att_report import cli
+
+    calls = _fake_glibc(monkeypatch)
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000")
+    monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "25")
+    assert not cli._allocators_for_a_batch()
+    assert not calls and os.environ["MIMALLOC_PURGE_DELAY"] == "25"
+
+
+def test_the_allocators_are_tuned_before_pyarrow_loads_and_not_in_the_workers(tmp_path):
+    """A build sets the batch settings before anything loads pyarrow; the fork server does not inherit them."""
+    ws = write_workspace(tmp_path / "ws", [{}])
+    code = ("import os, sys\n"
+            "from att_report import cli\n"
+            "from att_report.intake import worker_server\n"
+            "worker_server.warm()\n"
+            "seen = {}\n"
+            "real = cli._allocators_for_a_batch\n"
+            "def spy():\n"
+            "    seen['pyarrow'] = 'pyarrow' in sys.modules\n"
+            "    seen['tuned'] = real()\n"
+            "    return seen['tuned']\n"
+            "cli._allocators_for_a_batch = spy\n"
+            f"sys.argv = ['att-report', 'build', {str(ws)!r}, '--quiet']\n"
+            "try:\n"
+            "    cli.app()\n"
+            "except SystemExit:\n"
+            "    pass\n"
+            "from att_report.intake.contained import run_contained\n"
+            "env = run_contained(os.getenv, 'MIMALLOC_PURGE_DELAY')\n"
+            "print(seen, env)\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "MIMALLOC_"))}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    expected_tuned = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
+    assert out.stdout.strip().splitlines()[-1] == f"{{'pyarrow': False, 'tuned': {expected_tuned}}} None"
