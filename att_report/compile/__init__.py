@@ -21,6 +21,7 @@ from att_report.compile.model import (
 )
 from att_report.compile.template import ReportTemplate, load_template
 from att_report.rules import RuleContext, run_rules
+from att_report.threads import run_all
 
 __all__ = [
     "compile_report", "CompileResult", "ReportModel", "TableModel", "Section", "Cover",
@@ -58,6 +59,10 @@ def _set_dispositions(recs: pd.DataFrame, reported: np.ndarray, held: np.ndarray
             pd.Series(pd.array(ref, dtype="string"), index=recs.index))
 
 
+#: free-text columns of the reported rows that the lines join (coded with the line keys)
+FREE_TEXT_KEYS = ("description", "comments")
+
+
 def _also_from_rows(recs: pd.DataFrame, positions: np.ndarray) -> np.ndarray:
     """Which reported rows (positions into `positions`) carry merged duplicates' provenance."""
     if "also_from" not in recs:
@@ -83,8 +88,13 @@ def compile_report(records: pd.DataFrame, config, *, draft: bool = False,
     # copy-on-write: a shallow copy shares the columns until compile sets its two
     # (a deep copy of a million-row frame costs a second and its size in memory)
     recs = records.copy(deep=False)
-    # the text keys coded once over every record (dispositions and each table use flow and basis)
-    coded = {key: text_codes_at(recs[col], None) for key, col in LINE_KEY_COLUMNS.items()}
+    # the text keys coded once over every record (dispositions and each table use flow and basis), and
+    # the free texts of the reported rows: each column coded on its own, by pyarrow without the GIL
+    # (threads, issue 7), the free texts' codes taken at the reported rows below
+    columns = {**LINE_KEY_COLUMNS, **{key: key for key in FREE_TEXT_KEYS}}
+    every = dict(zip(columns, run_all([(text_codes_at, (recs[col], None)) for col in columns.values()],
+                                      name="att-report-compile-codes")))
+    coded = {key: every[key] for key in LINE_KEY_COLUMNS}
     reported, held, reference, outside = dispositions(recs, config, coded)
     reported_m, held_m = reported.to_numpy(dtype=bool), held.to_numpy(dtype=bool)
     positions = np.flatnonzero(reported_m)
@@ -92,9 +102,7 @@ def compile_report(records: pd.DataFrame, config, *, draft: bool = False,
     # the reported rows: a few value columns copied; every text column as codes taken at the rows
     # (copying a million rows' strings, then factorising them again, cost most of compile)
     rows = recs[list(ROW_COLUMNS)].take(positions)
-    at = {key: (codes[positions], texts) for key, (codes, texts) in coded.items()}
-    for key in ("description", "comments"):
-        at[key] = text_codes_at(recs[key], positions)
+    at = {key: (codes[positions], texts) for key, (codes, texts) in every.items()}
     currency, candidates = report_currency(rows, config)
     value_rc, value_bad = convert_values(rows, currency, config.rates)
     rows = rows.assign(value_rc=value_rc, value_bad=value_bad)
