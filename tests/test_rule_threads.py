@@ -103,3 +103,22 @@ def test_threaded_compile_rules_give_the_single_thread_result(intake, monkeypatc
         many = compile_report(rec.records, config, draft=True)
         pd.testing.assert_frame_equal(many.findings, one.findings, check_exact=True)
         pd.testing.assert_frame_equal(many.records, one.records, check_exact=True)
+
+
+def test_compile_coded_in_threads_gives_the_single_thread_result(intake, monkeypatch):
+    from att_report.compile import compile_report
+
+    config, result = intake
+    rec = _reconcile(config, result, 1, monkeypatch)
+    monkeypatch.setattr(threads_module, "THREADS", 1)
+    one = compile_report(rec.records, config)
+    assert len(one.model.all_lines()) > 10 and len(one.model.sources) > 10  # lines and sources to compare
+    monkeypatch.setattr(threads_module, "THREADS", 4)
+    for _ in range(3):
+        many = compile_report(rec.records, config)
+        pd.testing.assert_frame_equal(many.records, one.records, check_exact=True)
+        pd.testing.assert_frame_equal(many.findings, one.findings, check_exact=True)
+        pd.testing.assert_frame_equal(many.model.all_lines(), one.model.all_lines(), check_exact=True)
+        pd.testing.assert_frame_equal(many.model.sources, one.model.sources, check_exact=True)
+        assert (many.model.cover, many.model.currency, many.model.rates_used) == \
+            (one.model.cover, one.model.currency, one.model.rates_used)
