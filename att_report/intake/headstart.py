@@ -20,6 +20,7 @@ and the contained workers only.
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 import zipfile
@@ -105,11 +106,12 @@ class HeadStart:
         kind = sniff(path)
         if kind not in ("xlsx", "xlsm") or path.suffix.lower() not in SUFFIXES[kind]:
             return
-        if sheet_xml_bytes(path) < PARALLEL_SHEET_BYTES:
+        sheet_bytes = sheet_xml_bytes(path)
+        if sheet_bytes < PARALLEL_SHEET_BYTES:
             return
         profile = load_profile(config.root, agency.profile) if agency.profile else None
         rel = relative_path(config, path)
-        spill = Path(tempfile.mkdtemp(prefix="att-report-read-"))
+        spill = spill_folder(sheet_bytes)
         try:
             # started from a thread: the fork server may still be loading, and this process has its
             # own modules to load meanwhile
@@ -120,6 +122,23 @@ class HeadStart:
             raise
         self._started[Path(path)] = Started(job=job, spill=spill, agency=agency, rel=rel, profile=profile,
                                             kind=kind, limits=config.limits)
+
+
+#: where a worker's tables are left for this process (`untrusted.read_for_transfer`): memory, when
+#: there is room, rather than the disk's page cache (no write-back to the disk of a file deleted soon)
+SHARED_MEMORY = Path("/dev/shm")
+
+
+def spill_folder(sheet_bytes: int) -> Path:
+    """A new folder for a worker's tables: in shared memory when it has room for `sheet_bytes` (the
+    tables are smaller than their sheets' XML), else in the temporary folder. OSError: neither."""
+    try:
+        free = os.statvfs(SHARED_MEMORY)
+        if free.f_bavail * free.f_frsize >= 2 * sheet_bytes and os.access(SHARED_MEMORY, os.W_OK):
+            return Path(tempfile.mkdtemp(prefix="att-report-read-", dir=SHARED_MEMORY))
+    except OSError:  # no shared memory folder here (or none usable): the temporary folder
+        pass
+    return Path(tempfile.mkdtemp(prefix="att-report-read-"))
 
 
 def sheet_xml_bytes(path: Path) -> int:

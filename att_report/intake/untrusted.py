@@ -16,7 +16,6 @@ refusal from the scan discards whatever the worker read.
 from __future__ import annotations
 
 import shutil
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -87,7 +86,7 @@ def _begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile 
             spill, job = started.spill, started.job
         else:
             try:
-                spill = Path(tempfile.mkdtemp(prefix="att-report-read-"))
+                spill = headstart.spill_folder(pre.sheet_bytes)
             except OSError:  # no usable temporary folder: read here, as for a small file
                 spill = None
     if spill is not None:

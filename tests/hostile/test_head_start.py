@@ -197,3 +197,23 @@ def test_a_build_command_with_a_head_start_writes_the_same_outputs(tmp_path, mon
     ahead = build(tmp_path / "ahead")
     assert len(workers["head"]) == 1 and not workers["read"]  # the command's head start was taken over
     assert ahead == here and any(name.endswith(".xlsx") for name in here)
+
+
+def test_a_workers_tables_go_to_shared_memory_when_it_has_room(tmp_path, monkeypatch):
+    import os
+    import tempfile
+
+    shm = tmp_path / "shm"
+    shm.mkdir()
+    monkeypatch.setattr(headstart, "SHARED_MEMORY", shm)
+    assert headstart.spill_folder(1024).parent == shm
+    real = os.statvfs
+
+    def full(path):
+        found = real(path)
+        return os.statvfs_result((found.f_bsize, found.f_frsize, found.f_blocks, found.f_bfree, 10,
+                                  *tuple(found)[5:]))
+    monkeypatch.setattr(os, "statvfs", full)  # 10 free blocks: no room for 1 MB of XML's tables
+    assert headstart.spill_folder(1 << 20).parent == Path(tempfile.gettempdir())
+    monkeypatch.setattr(headstart, "SHARED_MEMORY", tmp_path / "none")
+    assert headstart.spill_folder(1024).parent == Path(tempfile.gettempdir())
