@@ -167,7 +167,8 @@ def _allocators_for_a_batch() -> bool:
     made in the environment is kept. False where glibc cannot be tuned.
     """
     os.environ.setdefault("MIMALLOC_PURGE_DELAY", "-1")  # never decommit: the process ends soon anyway
-    if not sys.platform.startswith("linux") or any(k.startswith("MALLOC_") for k in os.environ):
+    if (not sys.platform.startswith("linux") or any(k.startswith("MALLOC_") for k in os.environ)
+            or "glibc.malloc." in os.environ.get("GLIBC_TUNABLES", "")):
         return False
     import ctypes
     import platform

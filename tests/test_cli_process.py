@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from intake_helpers import write_workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -126,7 +127,7 @@ def _fake_glibc(monkeypatch) -> list:
     monkeypatch.setattr(sys, "platform", "linux")
     monkeypatch.setattr(platform, "libc_ver", lambda *a, **k: ("glibc", "2.36"))
     monkeypatch.setattr(ctypes, "CDLL", lambda name: _FakeLibc(calls))
-    for key in [k for k in os.environ if k.startswith(("MALLOC_", "MIMALLOC_"))]:
+    for key in [k for k in os.environ if k.startswith(("MALLOC_", "MIMALLOC_", "GLIBC_TUNABLES"))]:
         monkeypatch.delenv(key)
     return calls
 
@@ -140,11 +141,13 @@ def test_a_batch_keeps_freed_memory_for_reuse(monkeypatch):
     assert os.environ["MIMALLOC_PURGE_DELAY"] == "-1"
 
 
-def test_the_users_allocator_settings_are_kept(monkeypatch):
+@pytest.mark.parametrize("setting", [("MALLOC_TRIM_THRESHOLD_", "1000"),
+                                     ("GLIBC_TUNABLES", "glibc.malloc.trim_threshold=1000")])
+def test_the_users_allocator_settings_are_kept(monkeypatch, setting):
     from att_report import cli
 
     calls = _fake_glibc(monkeypatch)
-    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "1000")
+    monkeypatch.setenv(*setting)
     monkeypatch.setenv("MIMALLOC_PURGE_DELAY", "25")
     assert not cli._allocators_for_a_batch()
     assert not calls and os.environ["MIMALLOC_PURGE_DELAY"] == "25"
@@ -172,7 +175,7 @@ def test_the_allocators_are_tuned_before_pyarrow_loads_and_not_in_the_workers(tm
             "from att_report.intake.contained import run_contained\n"
             "env = run_contained(os.getenv, 'MIMALLOC_PURGE_DELAY')\n"
             "print(seen, env)\n")
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "MIMALLOC_"))}
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MALLOC_", "MIMALLOC_", "GLIBC_TUNABLES"))}
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     expected_tuned = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
     assert out.stdout.strip().splitlines()[-1] == f"{{'pyarrow': False, 'tuned': {expected_tuned}}} None"

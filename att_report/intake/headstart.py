@@ -156,10 +156,10 @@ def head_start(config: Config) -> Iterator[HeadStart]:
     """Start the largest workbook's worker now (if the read would start one); stop it unless claimed."""
     early = HeadStart()
     try:
-        early.begin(config)
-    except Exception:  # noqa: BLE001 - only ever a head start: the read starts its worker itself
-        early.close()
-    try:
+        try:
+            early.begin(config)
+        except Exception:  # noqa: BLE001 - only ever a head start: the read starts its worker itself
+            early.close()
         yield early
     finally:
         early.close()
