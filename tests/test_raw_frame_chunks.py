@@ -41,3 +41,17 @@ def test_stacked_files_are_one_chunk_and_normalise_alike():
     assert any(isinstance(getattr(chunked[n].array, "_pa_array", None), pa.ChunkedArray)
                and chunked[n].array._pa_array.num_chunks > 1 for n in chunked.columns)  # the case that matters
     pd.testing.assert_frame_equal(normalise(raw, agencies, profiles), normalise(chunked, agencies, profiles))
+
+
+def test_the_columns_joined_in_threads_are_those_one_thread_joins(monkeypatch):
+    import att_report.threads as threads_module
+
+    tables = [_table("A", ROWS[:2], "a.csv"), _table("B", ROWS[2:], "b.csv"), _table("A", ROWS, "c.csv")] * 3
+    profiles = {"A": None, "B": None}
+    monkeypatch.setattr(threads_module, "THREADS", 1)
+    one = raw_frame(tables, profiles)
+    monkeypatch.setattr(threads_module, "THREADS", 4)
+    for _ in range(3):
+        many = raw_frame(tables, profiles)
+        pd.testing.assert_frame_equal(many, one, check_exact=True)
+        assert [str(d) for d in many.dtypes] == [str(d) for d in one.dtypes]

@@ -115,19 +115,33 @@ def _one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
     """
     import pyarrow as pa
 
-    joined = {}
+    from att_report.threads import run_all
+
+    chunked = {}
     for name in frame.columns:
-        array = frame[name].array
-        data = getattr(array, "_pa_array", None)
+        data = getattr(frame[name].array, "_pa_array", None)
         if isinstance(data, pa.ChunkedArray) and data.num_chunks > 1:
-            one = pa.chunked_array([data.combine_chunks()])
-            one = (type(array)(one, dtype=array.dtype) if isinstance(array, pd.arrays.ArrowStringArray)
-                   else type(array)(one))
-            if one.dtype == array.dtype:  # else leave the column as it is: same data, only slower
-                joined[name] = pd.Series(one, index=frame.index, name=name)
+            chunked[name] = data
+    # each column joined on its own, by pyarrow without the GIL: in threads (first touch of a
+    # worker's mapped file and of new memory, 0.6-0.8 s at 1M on one thread, ~0.4 s on two)
+    combined = run_all([(_combined, (data,)) for data in chunked.values()], name="att-report-chunks")
+    joined = {}
+    for name, one in zip(chunked, combined):
+        array = frame[name].array
+        one = (type(array)(one, dtype=array.dtype) if isinstance(array, pd.arrays.ArrowStringArray)
+               else type(array)(one))
+        if one.dtype == array.dtype:  # else leave the column as it is: same data, only slower
+            joined[name] = pd.Series(one, index=frame.index, name=name)
     if joined:
         frame = frame.assign(**joined)
     return frame
+
+
+def _combined(data):
+    """One chunked arrow array as a chunked array of one chunk."""
+    import pyarrow as pa
+
+    return pa.chunked_array([data.combine_chunks()], type=data.type)
 
 
 def _repeated_text(value: str | None, index: pd.Index) -> pd.Series:
