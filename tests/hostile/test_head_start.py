@@ -206,6 +206,8 @@ def test_a_workers_tables_go_to_shared_memory_when_it_has_room(tmp_path, monkeyp
     shm = tmp_path / "shm"
     shm.mkdir()
     monkeypatch.setattr(headstart, "SHARED_MEMORY", shm)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))  # the fallback folder, cleaned by pytest
+    (tmp_path / "tmp").mkdir()
     assert headstart.spill_folder(1024).parent == shm
     real = os.statvfs
 
@@ -214,6 +216,6 @@ def test_a_workers_tables_go_to_shared_memory_when_it_has_room(tmp_path, monkeyp
         return os.statvfs_result((found.f_bsize, found.f_frsize, found.f_blocks, found.f_bfree, 10,
                                   *tuple(found)[5:]))
     monkeypatch.setattr(os, "statvfs", full)  # 10 free blocks: no room for 1 MB of XML's tables
-    assert headstart.spill_folder(1 << 20).parent == Path(tempfile.gettempdir())
+    assert headstart.spill_folder(1 << 20).parent == tmp_path / "tmp"
     monkeypatch.setattr(headstart, "SHARED_MEMORY", tmp_path / "none")
-    assert headstart.spill_folder(1024).parent == Path(tempfile.gettempdir())
+    assert headstart.spill_folder(1024).parent == tmp_path / "tmp"
