@@ -345,7 +345,6 @@ def _shipments(rng: np.random.Generator, lic: pd.DataFrame, lic_of: np.ndarray) 
 
 def _plant_customs(rng, cust: pd.DataFrame, lic: pd.DataFrame, planted: Planted, c_row: np.ndarray) -> None:
     """Turn the clean customs frame into the texts written, planting one problem per marked row."""
-    n = len(cust)
     cats = np.array([c[0] for c in CATEGORIES], dtype=object)
     hs = np.array([c[1] for c in CATEGORIES], dtype=object)
     cust["procedure"] = np.where(cust["flow"] == "export", "EX", "IM").astype(object)
@@ -623,7 +622,6 @@ def _write_licences(path: Path, lic: pd.DataFrame) -> None:
     ws.write_row(0, 0, LICENCE_HEADERS)
     names = np.array([c[2] for c in COUNTRIES], dtype=object)
     cats = np.array([c[0] for c in CATEGORIES], dtype=object)
-    n = len(lic)
     issue = pd.to_datetime(lic["issue"]).dt.to_pydatetime()
     until = pd.to_datetime(lic["valid_until"]).dt.to_pydatetime()
     for i, row in enumerate(lic.to_dict("records")):

@@ -233,7 +233,6 @@ def _exceeded(records: pd.DataFrame, ctx: RuleContext, measure: str, code: str) 
     amount = fmt_int(both["shipped"]) if measure == "quantity" else fmt_amount(both["shipped"])
     allowed = fmt_int(both["allowed"]) if measure == "quantity" else fmt_amount(both["allowed"])
     unit = " items" if measure == "quantity" else (" " + text(both["lic_cur"]))
-    what = "number of items" if measure == "quantity" else "value"
     plural = pd.Series(np.where(both["n_ship"].to_numpy() == 1, " shipment", " shipments"), index=both.index)
     msg = (both["n_ship"].astype("string") + plural + " under licence '" + lic_no + "'" + where
            + " total " + amount + unit + ", more than the " + allowed + unit + " licensed. "
