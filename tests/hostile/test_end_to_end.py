@@ -21,9 +21,12 @@ CASES = []
 def _cases():
     global CORPUS_DIR, CASES
     if not CASES:
+        import atexit
         import tempfile
 
         CORPUS_DIR = Path(tempfile.mkdtemp(prefix="att-corpus-"))
+        # made at collection time, before any fixture exists to own it
+        atexit.register(shutil.rmtree, CORPUS_DIR, ignore_errors=True)
         CASES = make_corpus(CORPUS_DIR, big=False)
     return CASES
 
