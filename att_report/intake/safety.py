@@ -565,7 +565,7 @@ def _segments(zf: zipfile.ZipFile, info: zipfile.ZipInfo, state: dict,
 _GS = r"[\t\n\v\f\r ]"  # Python's bytes \s, spelled out: RE2's \s has no \v
 _GP = r"(?:[A-Za-z_][\w.-]*:)?"  # any namespace prefix
 #: what any of `_rare_checks` (and the in-segment entity check) needs: literals or the check itself
-_RARE_GATE = r"<!|hidden=\"|t=\"e\"|f>|\||DDE|mergeCell|/>" + _GS + r"*(?:<[^<>]*>" + _GS + r"*)?</"
+_RARE_GATE = r"<!|hidden=\"|t=\"e\"|f>|\||(?i:dde)|mergeCell|/>" + _GS + r"*(?:<[^<>]*>" + _GS + r"*)?</"
 _WIDE_GATE = r' r="[A-Z]{2}'  # _TWO_LETTER_REF
 #: a cell attribute other than a type, or the number type (`_NumericScan._REST`, looser)
 _ATTR_GATE = "(?:" + _GS + r'+(?:(?:[0-9A-Za-su-z_:][\w:.-]*|t[\w:.-]+)="[^"]*"|t="n"))'
@@ -722,7 +722,7 @@ def _rare_checks(seg: bytes, prefix: bytes, rows: "_RowIndex", scan: SheetScan,
 
 
 _MARKUP_DECL = re.compile(rb"<!")
-_DDE_WORD = re.compile(rb"DDE")
+_DDE_WORD = re.compile(rb"dde", re.I)  # formula names are case-insensitive: =dde(...) runs too
 _TWO_LETTER_REF = re.compile(rb' r="[A-Z]{2}')
 
 

@@ -281,6 +281,10 @@ def make_corpus(out: Path | str, *, big: bool = True) -> list[Case]:
     add(Case("external-link-dde", write_xlsx(out / "dde.xlsx", [(T, dde_sheet, "visible")],
                                              extra={"xl/externalLinks/externalLink1.xml": ext}), "xlsx",
              codes=("external-links-ignored", "dde-ignored"), sheet=T, facts={"dde_cell": (3, "J")}))
+    # a DDE call spelled in lower case, no pipe and no external link: only the formula gives it away
+    dde_lower = sheet_xml(table(3), cells={2: '<c r="K2"><f>dde("cmd";"/c calc";"A0")</f><v>0</v></c>'})
+    add(Case("dde-function-lower-case", write_xlsx(out / "dde_lower.xlsx", [(T, dde_lower, "visible")]), "xlsx",
+             codes=("dde-ignored",), sheet=T))
 
     # containers that are not workbooks we read
     info = struct.pack("<HHI", 4, 4, 0x40) + b'<?xml version="1.0"?><encryption/>'

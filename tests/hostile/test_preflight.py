@@ -101,6 +101,13 @@ def test_dde_finding_names_the_cell(corpus):
     assert pre.sheets[T].cell_problems.empty  # reported once, as a file note, not a cell error
 
 
+def test_dde_call_in_lower_case_is_found(corpus):
+    """Formula names are case-insensitive: the scan's prefilters must not only look for "DDE"."""
+    pre = run(corpus["dde-function-lower-case"])
+    (dde,) = [f for f in pre.findings if f.code == "dde-ignored"]
+    assert (dde.sheet, dde.row, dde.field) == (T, 2, "K") and dde.value.startswith("=dde(")
+
+
 def test_formatted_rows_to_the_end_noted_quickly(corpus):
     pre = run(corpus["formatted-rows-to-end"])
     scan = pre.sheets[T]

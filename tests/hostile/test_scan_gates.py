@@ -100,6 +100,7 @@ _FRAGMENTS = [
     '<c r="{c}{r}" t="str"><f>""</f><v></v></c>',
     '<c r="{c}{r}"><f>cmd|\'/c calc\'!A0</f><v>0</v></c>',
     '<c r="{c}{r}"><f>DDE("cmd";"x";"y")</f><v>0</v></c>',
+    '<c r="{c}{r}"><f>dde ("cmd";"x";"y")</f><v>0</v></c>',
     '<c r="{c}{r}"><f>A1&amp;"a|b"</f><v>1</v></c>',
     '<c r="{c}{r}" s="1"/>',
     '<c r="AB{r}" t="inlineStr"><is><t>far</t></is></c>',
