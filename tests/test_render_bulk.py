@@ -11,6 +11,8 @@ import zipfile
 
 import openpyxl
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from att_report.render import xlsxio
 
@@ -18,6 +20,7 @@ TRICKY = [
     "plain", " leading", "trailing ", "line\nbreak", "tab\there", "_x0041_ literal escape", "ctrl\x01char",
     "a & b < c > d \"q\" 'a'", "=1+2", "#REF!", "emoji \U0001F600 and ü", "\ufffe non-character",
     "x" * 20_000, "\U0001F600" * 17_000,  # over Excel's limit in UTF-16 units: truncated like XlsxWriter
+    "12, 345, 6789", " ", "a_b", "50%", "x\u00a0", "\u2003y", "a\rb", "tail\t", "\x7f del", "~`{|}",
 ]
 
 
@@ -109,6 +112,23 @@ def _save_blanks_and_heights(path, bulk: bool) -> None:
         ws.write_string(1 + n, 0, "after", fmt_a)
 
     xlsxio.save_xlsxwriter(build, path)
+
+
+@settings(max_examples=400, deadline=None)
+@given(text=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+       | st.text(alphabet=" !&<>_x0123456789ABCDEFabcdef\t\n\x01\x7f", max_size=12))
+def test_cell_text_is_what_xlsxwriter_escapes(text):
+    """The plain-text shortcut of write_rows gives XlsxWriter's own escaping, for any text."""
+    from xlsxwriter.utility import _preserve_whitespace, _utf16_len, _utf16_truncate
+    from xlsxwriter.workbook import Workbook
+    from xlsxwriter.xmlwriter import XMLwriter
+
+    ws = Workbook(io.BytesIO(), {"constant_memory": True}).add_worksheet("S")
+    escaped = XMLwriter._escape_control_characters(text)
+    space = ' xml:space="preserve"' if _preserve_whitespace(escaped) else ""
+    expected = f' s="1" t="inlineStr"><is><t{space}>{ws._escape_data(escaped)}</t></is></c>'
+    got = xlsxio._cell_xml(ws, text, ' s="1"', XMLwriter, _preserve_whitespace, _utf16_len, _utf16_truncate)
+    assert got == expected
 
 
 def test_write_rows_blanks_and_heights_write_the_bytes_of_cell_by_cell_writes(tmp_path):
@@ -216,3 +236,12 @@ def test_manifest_reuses_a_given_accounting_table(tmp_path):
     broken = table.assign(rows_read=table["rows_read"] + 1)
     with pytest.raises(AccountingError):
         build_manifest(CFG, files(), recs(), [], tmp_path, accounting=broken)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+       | st.text(alphabet="ab \t\n\r\x00\x01\x0b\x0c\x1f\x7f\x85\u2028", max_size=12))
+def test_clean_text_removes_what_openpyxl_refuses(text):
+    from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
+
+    assert xlsxio.clean_text(text) == ILLEGAL_CHARACTERS_RE.sub("", text)
