@@ -65,3 +65,18 @@ def test_nil_tables_render(tmp_path):
     records = make_records([rec(record_id="1", date="2020-01-01", partner_state="DEU", category="I", quantity=1)])
     html, _ = render(tmp_path, records=records)
     assert "Nil report" in html and "<svg" not in html
+
+
+def test_totals_of_a_group_without_figures_are_no_figure_not_zero():
+    from att_report.render.html import _totals
+
+    lines = pd.DataFrame({
+        "line_id": ["a", "b", "c", "d", "e"],
+        "category": pd.array(["II", None, "II", "V", "V"], dtype="string"),
+        "number": pd.array([1, None, 2, None, None], dtype="Float64"),
+        "value": pd.array([None, 5.5, None, None, 1], dtype="Float64"),
+    })
+    got = _totals(lines, "category", pd.Series(["x", "y", "x", "z", "z"]))
+    assert got["label"].tolist() == ["x", "y", "z"] and got["lines"].tolist() == [2, 1, 2]
+    assert got["number"].tolist() == [3.0, pd.NA, pd.NA]  # V's lines have no number: none, not 0
+    assert got["value"].tolist() == [pd.NA, 5.5, 1.0]

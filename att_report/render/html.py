@@ -121,12 +121,10 @@ def _chart(title: str, labels: list[str], values: list[float], unit: str) -> Cha
 
 
 def _totals(lines: pd.DataFrame, key: str, labels: pd.Series) -> pd.DataFrame:
-    frame = lines.assign(_label=labels)
-    grouped = frame.groupby(key, sort=False, dropna=False).agg(
-        label=("_label", "first"), lines=("line_id", "size"),
-        number=("number", lambda s: s.sum(min_count=1)), value=("value", lambda s: s.sum(min_count=1)),
-    )
-    return grouped
+    groups = lines.assign(_label=labels).groupby(key, sort=False, dropna=False)
+    counted = groups.agg(label=("_label", "first"), lines=("line_id", "size"))
+    # min_count=1: a group without any figure totals to no figure, not 0 (a vectorised sum, no lambda)
+    return counted.join(groups[["number", "value"]].sum(min_count=1))
 
 
 def _section_view(model: ReportModel, table, section) -> SectionView:
