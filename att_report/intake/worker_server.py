@@ -60,6 +60,11 @@ def warm() -> bool:
     return True
 
 
+#: True in a contained worker's process (set by `child`): such a process ends without freeing its
+#: memory (multiprocessing ends it with os._exit), so a worker may leave large objects to that end
+IN_WORKER = False
+
+
 def child(conn, func, args, kwargs, memory_mb: int) -> None:
     """A contained worker's body: limits, run `func`, send back (status, payload, peak KB, CPU s).
 
@@ -68,6 +73,8 @@ def child(conn, func, args, kwargs, memory_mb: int) -> None:
     """
     import os
 
+    global IN_WORKER
+    IN_WORKER = True
     if not os.environ.get("ATT_REPORT_WORKER_STDERR"):
         # a Rust abort prints a backtrace; the user gets a finding instead
         os.environ["RUST_BACKTRACE"] = "0"

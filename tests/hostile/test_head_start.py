@@ -219,3 +219,39 @@ def test_a_workers_tables_go_to_shared_memory_when_it_has_room(tmp_path, monkeyp
     assert headstart.spill_folder(1 << 20).parent == tmp_path / "tmp"
     monkeypatch.setattr(headstart, "SHARED_MEMORY", tmp_path / "none")
     assert headstart.spill_folder(1024).parent == tmp_path / "tmp"
+
+
+def test_a_worker_leaves_its_parsed_sheets_to_its_end_and_a_direct_call_frees_them(tmp_path, monkeypatch):
+    """Freeing a large sheet's parsed cells would delay the result: a worker (only) keeps them."""
+    from att_report.intake import early, worker_server
+
+    config = load_config(_workspace(tmp_path / "ws"))
+    agency = next(a for a in config.agencies if a.name == "Customs")
+    path = config.root / "inputs" / "customs" / "declarations.xlsx"
+    rel = "inputs/customs/declarations.xlsx"
+    monkeypatch.setattr(early, "_LEFT_TO_EXIT", [])
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    direct = read_workbook_early(path, agency, rel, spill, kind="xlsx", limits=config.limits)
+    assert early._LEFT_TO_EXIT == []  # not a worker: freed as usual
+    monkeypatch.setattr(worker_server, "IN_WORKER", True)
+    spill2 = tmp_path / "spill2"
+    spill2.mkdir()
+    kept = read_workbook_early(path, agency, rel, spill2, kind="xlsx", limits=config.limits)
+    (names, sheets), = early._LEFT_TO_EXIT
+    assert names == ["Declarations"] and sheets["Declarations"].height == 41
+    assert [t.data.rows for t in kept.tables] == [t.data.rows for t in direct.tables] == [40]  # spilled
+
+
+def test_a_contained_worker_knows_it_is_one():
+    from att_report.intake import worker_server
+    from att_report.intake.contained import run_contained
+
+    assert worker_server.IN_WORKER is False
+    assert run_contained(_in_worker, limits=Limits()) is True
+
+
+def _in_worker() -> bool:
+    from att_report.intake import worker_server
+
+    return worker_server.IN_WORKER
