@@ -51,7 +51,7 @@ def read_untrusted(path: Path, agency: AgencyConfig, rel: str, *, profile: Profi
 
 
 def begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile | None, limits: Limits,
-               worker: bool = True, while_waiting: Callable[[], None] | None = None,
+               worker: bool = True, while_waiting: Callable[[Callable[[], bool]], None] | None = None,
                early: "headstart.HeadStart | None" = None) -> Callable[[], FileRead]:
     """Start reading one file; call the returned function for its `FileRead`.
 
@@ -59,7 +59,8 @@ def begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile |
     here and finished later, so the caller can read other files meanwhile;
     anything else is read at once. `while_waiting` runs once the workbook's
     XML is scanned, if its worker is still reading (the caller's chance to
-    prepare what comes after the read). A worker `early` started for this
+    prepare what comes after the read); it is given a function that says
+    whether the worker still reads. A worker `early` started for this
     file is taken over when it reads exactly what one started here would,
     else stopped.
     """
@@ -73,7 +74,7 @@ def begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile |
 
 
 def _begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile | None, limits: Limits,
-                worker: bool, while_waiting: Callable[[], None] | None,
+                worker: bool, while_waiting: Callable[[Callable[[], bool]], None] | None,
                 started: "headstart.Started | None") -> Callable[[], FileRead]:
     pre = safety.preflight(path, limits, agency=agency.name, rel_file=rel, scan_sheets=False)
     if pre.refuse:
@@ -145,7 +146,8 @@ def _complete(path: Path, agency: AgencyConfig, rel: str, pre, kind: str | None,
 def _finish_beside_scan(job: "safety.ContainedJob", path: Path, agency: AgencyConfig, rel: str, pre, *,
                         profile: Profile | None, limits: Limits,
                         numeric: dict[str, tuple[frozenset[str], pd.DataFrame]],
-                        while_waiting: Callable[[], None] | None = None) -> "FileRead | _Crash | None":
+                        while_waiting: Callable[[Callable[[], bool]], None] | None = None,
+                        ) -> "FileRead | _Crash | None":
     """Scan a large workbook's sheet XML here while the contained worker `job` reads it.
 
     The worker is contained (memory and time limits), so a hostile sheet the
@@ -176,7 +178,7 @@ def _finish_beside_scan(job: "safety.ContainedJob", path: Path, agency: AgencyCo
         # one would be: a very large sheet may simply need more memory than a worker may use.
         honest = not safety.contain_policy(pre)
         if while_waiting is not None and job.running():
-            while_waiting()
+            while_waiting(job.running)
         try:
             result = job.result()
         except safety.ReaderCrashed as exc:

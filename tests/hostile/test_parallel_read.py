@@ -365,3 +365,36 @@ def test_the_command_starts_the_server_first_only_for_commands_that_read(monkeyp
     monkeypatch.setattr(cli, "main", lambda: calls.append("command"))
     entry.main()
     assert calls == (["warm", "command"] if warmed else ["command"])
+
+
+def test_the_warm_up_compiles_only_while_the_worker_reads_and_changes_no_compile(tmp_path, monkeypatch):
+    """The warm-up's compile (made-up rows, result dropped) runs only while `still_reading`, and a
+    compile after it gives what a compile before it gave."""
+    sys.path.insert(0, str(Path(__file__).parent.parent))
+    from intake_helpers import write_workspace
+
+    from att_report import compile as compile_stage
+    from att_report import pipeline
+    from att_report.config import load_config
+
+    ws = write_workspace(tmp_path, [{}, {"record_id": "R2", "partner_state": "Narnia"}, {"record_id": "R3"}])
+    config = load_config(ws)
+    records = pipeline.run_intake(config).records
+    before = compile_stage.compile_report(records, config)
+    compiled = []
+    real = compile_stage.compile_report
+    monkeypatch.setattr(compile_stage, "compile_report", lambda *a, **k: compiled.append(1) or real(*a, **k))
+    profiles = pipeline.load_profiles(config)
+    pipeline.warm_later_stages(config, profiles, lambda: False)
+    assert compiled == []
+    pipeline.warm_later_stages(config, profiles, lambda: True)
+    assert compiled == [1]
+    monkeypatch.setattr(compile_stage, "compile_report", real)
+    after = compile_stage.compile_report(records, config)
+    from att_report.render.report_xlsx import write_report
+
+    write_report(tmp_path / "before.xlsx", before.model)
+    write_report(tmp_path / "after.xlsx", after.model)
+    assert (tmp_path / "after.xlsx").read_bytes() == (tmp_path / "before.xlsx").read_bytes()
+    pd.testing.assert_frame_equal(after.records, before.records)
+    pd.testing.assert_frame_equal(after.findings, before.findings)
