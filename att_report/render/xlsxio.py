@@ -340,9 +340,10 @@ def write_rows(ws, first_row: int, columns: list[tuple[int, list, object]],
     ws.previous_row = last_row + 1  # a later write to a row of the block is refused, as XlsxWriter does
 
 
-#: Text XlsxWriter writes as it is: printable ASCII without & < > (XML escapes) or _ (its _xHHHH_
-#: escape). One scan instead of XlsxWriter's four (the report's Sources rows: ~8 MB at 1M rows).
-_PLAIN_TEXT = re.compile(r"[ !-%'-;=?-^`-~]*")
+#: Text XlsxWriter writes as it is: printable ASCII without & < > (XML escapes), and without "_x"
+#: (which may start its _xHHHH_ escape; checked apart). One scan instead of XlsxWriter's four (the
+#: report's Sources rows: ~8 MB at 1M rows; the log's messages).
+_PLAIN_TEXT = re.compile(r"[ !-%'-;=?-~]*")
 
 
 def _cell_xml(ws, value, style: str, XMLwriter, preserve_ws, utf16_len, utf16_truncate) -> str:
@@ -350,7 +351,7 @@ def _cell_xml(ws, value, style: str, XMLwriter, preserve_ws, utf16_len, utf16_tr
     if isinstance(value, str):
         if len(value) > ws.xls_strmax // 2 and utf16_len(value) > ws.xls_strmax:
             value = utf16_truncate(value, ws.xls_strmax)
-        if _PLAIN_TEXT.fullmatch(value):  # no escape changes it; its only white space is " "
+        if _PLAIN_TEXT.fullmatch(value) and "_x" not in value:  # no escape changes it; only " " is white space
             space = ' xml:space="preserve"' if value[:1] == " " or value[-1:] == " " else ""
             return f'{style} t="inlineStr"><is><t{space}>{value}</t></is></c>'
         text = XMLwriter._escape_control_characters(value)
