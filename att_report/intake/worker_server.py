@@ -34,13 +34,24 @@ def context() -> Any:
     return _CONTEXT
 
 
+#: set once `warm` has started the fork server (the commands do so first thing)
+_WARMED = False
+
+
 def running() -> bool:
-    """Whether a fork server has been started in this process (it may still be loading its modules)."""
+    """Whether a fork server has been started in this process (it may still be loading its modules).
+
+    Known for sure once `warm` started it; otherwise (a worker started it) multiprocessing's own
+    record says so, read defensively: should a Python version drop it, the answer is "no" and
+    workers start from a thread, slower but the same.
+    """
     if _CONTEXT is None or _CONTEXT.get_start_method() != "forkserver":
         return False
+    if _WARMED:
+        return True
     from multiprocessing import forkserver
 
-    return getattr(forkserver._forkserver, "_forkserver_pid", None) is not None
+    return getattr(getattr(forkserver, "_forkserver", None), "_forkserver_pid", None) is not None
 
 
 def warm() -> bool:
@@ -53,10 +64,12 @@ def warm() -> bool:
         return False
     from multiprocessing import forkserver
 
+    global _WARMED
     try:
         forkserver.ensure_running()
     except (OSError, ValueError):
         return False
+    _WARMED = True
     return True
 
 

@@ -315,6 +315,20 @@ def test_the_worker_server_can_be_started_early_and_then_serves_workers():
     assert safety.run_contained(time.sleep, 0) is None
 
 
+def test_a_warmed_server_is_known_to_run_without_multiprocessings_private_record(monkeypatch):
+    """`running` must not depend on a private attribute of multiprocessing once `warm` started the server."""
+    from multiprocessing import forkserver
+
+    from att_report.intake import worker_server
+
+    assert worker_server.warm() is True
+    assert worker_server.running() is True
+    monkeypatch.setattr(forkserver, "_forkserver", object())  # a Python without the record
+    assert worker_server.running() is True
+    monkeypatch.setattr(worker_server, "_WARMED", False)
+    assert worker_server.running() is False  # not warmed, no record: "no", never an error
+
+
 def test_no_fork_server_means_no_early_start(monkeypatch):
     from att_report.intake import worker_server
 
