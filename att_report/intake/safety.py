@@ -24,6 +24,7 @@ gates, `_Gates`) says it can match; Python work happens only per (rare) match.
 from __future__ import annotations
 
 import codecs
+import html
 import posixpath
 import re
 import time
@@ -314,7 +315,10 @@ def _check_zip(path: Path, kind: str, limits: Limits, result: Preflight, agency:
             if scan_sheets:
                 _scan_notes(result, agency, rel_file, limits)
         else:
+            if "content.xml" in names:  # never read beside a worker: scanned now, whatever scan_sheets says
+                result.sheets = _scan_ods(zf, names["content.xml"], limits)
             _ods_notes(zf, names, result, agency, rel_file)
+            _scan_notes(result, agency, rel_file, limits)
 
 
 _BINARY_PARTS = (".bin", ".png", ".jpeg", ".jpg", ".gif", ".emf", ".wmf", ".tif", ".tiff", ".bmp")
@@ -935,6 +939,197 @@ def _sheet_notes(scan: SheetScan, result: Preflight, agency: str, rel_file: str,
             agency, rel_file, sheet=scan.name, row=scan.last_data_row + 1, value=str(scan.empty_formatted_rows)))
 
 
+# --- OpenDocument sheets: hidden sheets and rows, merged, error and formula cells ----------
+# Regexes over the bytes of content.xml, row by row, with the prefixes LibreOffice writes (and
+# fastexcel's ODS reader understands): a streaming XML parser costs ~10 us a cell in Python.
+
+_ODS_ROW = re.compile(rb"<table:table-row(?=[\s/>])([^>]*?)(/?)>")
+_ODS_ROW_END = b"</table:table-row>"
+#: what else the scan needs, all rare: sheets, row groups, table styles. One pattern each, each
+#: with a literal start (an alternation of them scans the bytes several times slower)
+_ODS_RARE = (
+    ("table", re.compile(rb"<table:table(?=[\s>])([^>]*)>")),
+    ("/table", re.compile(rb"</table:table>")),
+    ("group", re.compile(rb"<table:table-row-group(?=[\s/>])([^>]*?)(/?)>")),
+    ("/group", re.compile(rb"</table:table-row-group>")),
+    ("style", re.compile(rb"<style:style(?=[\s>])([^>]*)>\s*<style:table-properties(?=[\s/>])([^>]*)>")),
+)
+_ODS_CELL = re.compile(rb"<table:(covered-)?table-cell(?=[\s/>])([^>]*?)(?:/>|>(.*?)</table:(?:covered-)?table-cell>)",
+                       re.S)
+_ODS_ATTR = re.compile(rb'([\w.-]+:[\w.-]+)\s*=\s*"([^"]*)"')
+_ODS_TEXT_TAG = re.compile(rb"<[^>]*>")
+_ODS_MAX_REPEAT = 1 << 24  # beyond any sheet's size: a larger repeat counts as this
+
+
+def _ods_attrs(raw: bytes) -> dict[bytes, str]:
+    return {k: html.unescape(v.decode("utf-8", "replace")) for k, v in _ODS_ATTR.findall(raw)}
+
+
+def _ods_repeat(attrs: dict[bytes, str], name: bytes) -> int:
+    try:
+        return max(1, min(int(attrs.get(name) or 1), _ODS_MAX_REPEAT))
+    except ValueError:
+        return 1
+
+
+def _ods_rows(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """content.xml in pieces that end after a row (or at its end): no row is cut in two."""
+    carry = b""
+    for chunk in _chunks(zf, info):
+        buf = carry + chunk
+        cut = buf.rfind(_ODS_ROW_END)
+        cut = -1 if cut < 0 else cut + len(_ODS_ROW_END)
+        if cut < 0 and len(buf) < 64 * 1024 * 1024:
+            carry = buf
+            continue
+        if cut < 0:
+            cut = len(buf)  # one row over 64 MB: read it as it is (its cells are counted, not kept)
+        yield buf[:cut]
+        carry = buf[cut:]
+    if carry:
+        yield carry
+
+
+class _OdsSheets:
+    """The state of an OpenDocument scan (`_scan_ods`): sheets so far, the current one and row."""
+
+    def __init__(self, part: str, limits: Limits) -> None:
+        self.part, self.limits = part, limits
+        self.scans: dict[str, SheetScan] = {}
+        self.hidden_styles: set[str] = set()
+        self.scan: SheetScan | None = None
+        self.row = 0  # rows of the current sheet so far (repeats counted)
+        self.groups: list[bool] = []  # the row groups the current row is in: collapsed or not
+        self.problems: list[tuple[int, str, str, str]] = []
+        self.merges: list[tuple[str, int, str, int]] = []
+
+    def style(self, style_attrs: bytes, props: bytes) -> None:
+        a, p = _ods_attrs(style_attrs), _ods_attrs(props)
+        if a.get(b"style:family") == "table" and p.get(b"table:display") == "false":
+            self.hidden_styles.add(a.get(b"style:name", ""))
+
+    def open_sheet(self, raw: bytes) -> None:
+        a = _ods_attrs(raw)
+        name = a.get(b"table:name") or f"Sheet{len(self.scans) + 1}"
+        state = "hidden" if a.get(b"table:style-name") in self.hidden_styles else "visible"
+        self.scan = self.scans[name] = SheetScan(name=name, part=self.part, state=state)
+        self.row, self.problems, self.merges = 0, [], []
+
+    def close_sheet(self) -> None:
+        scan = self.scan
+        if scan is None:
+            return
+        scan.max_row = scan.last_data_row  # formatted empty rows do not matter here
+        _expand_merges(self.merges, scan, self.problems, self.limits)
+        if self.problems:
+            frame = pd.DataFrame(self.problems, columns=list(PROBLEM_COLUMNS))
+            frame["excel_row"] = frame["excel_row"].astype("int64")
+            scan.cell_problems = frame.drop_duplicates().reset_index(drop=True)
+        if scan.last_data_row * max(scan.max_col, 1) > self.limits.max_cells:
+            scan.refuse = True
+        self.scan = None
+
+    def add_row(self, raw: bytes, body: bytes | None) -> None:
+        attrs = _ods_attrs(raw) if raw.strip() else {}
+        repeat = _ods_repeat(attrs, b"table:number-rows-repeated")
+        first = self.row + 1
+        self.row += repeat
+        scan = self.scan
+        if scan is None or not body or not (b"value-type=" in body or b"<text:" in body or b"formula=" in body):
+            return  # no value in the row
+        # a row holding any of these gets its cells looked at one by one
+        if (b"columns-repeated" in body or b"spanned=" in body or b"covered-table-cell" in body
+                or b'value-type="error"' in body or b"table:formula=" in body):
+            last_col = self._cells(body, first)
+        else:  # no repeated or odd cells: each tag is one column, and the row has a value
+            last_col = body.count(b"<table:table-cell") + body.count(b"<table:covered-table-cell")
+        if last_col == 0:
+            return
+        scan.last_data_row = self.row
+        scan.max_col = max(scan.max_col, last_col)
+        hidden = attrs.get(b"table:visibility", "visible") != "visible" or any(self.groups)
+        if hidden and len(scan.hidden_rows) < _MAX_MERGE_ENTRIES:
+            scan.hidden_rows.extend(range(first, first + min(repeat, _MAX_MERGE_ENTRIES)))
+
+    def _cells(self, body: bytes, r: int) -> int:
+        """Look at a row's cells one by one: problems and merges; the last column holding a value."""
+        col = last = 0
+        for m in _ODS_CELL.finditer(body):
+            covered, raw, inner = m.group(1), m.group(2), m.group(3) or b""
+            attrs = _ods_attrs(raw)
+            first = col + 1
+            col += _ods_repeat(attrs, b"table:number-columns-repeated")
+            formula = attrs.get(b"table:formula")
+            text = html.unescape(_ODS_TEXT_TAG.sub(b"", inner).decode("utf-8", "replace")).strip()
+            has_value = bool(attrs.get(b"office:value-type")) or bool(text)
+            if has_value or formula:
+                last = col
+            if covered:
+                continue
+            rows_span = _ods_repeat(attrs, b"table:number-rows-spanned")
+            cols_span = _ods_repeat(attrs, b"table:number-columns-spanned")
+            if (rows_span, cols_span) != (1, 1):
+                self.merges.append((col_letters(first), r, col_letters(first + cols_span - 1), r + rows_span - 1))
+            if attrs.get(b"calcext:value-type") == "error":
+                self.problems.append((r, col_letters(first), "error-cell", text or "#ERROR"))
+            elif formula and _DDE_FORMULA.search(_STRING_LITERAL.sub("", formula)):
+                self.problems.append((r, col_letters(first), "dde-formula", formula))
+            elif formula and not has_value:
+                self.problems.append((r, col_letters(first), "formula-no-value", formula))
+        return last
+
+
+def _ods_rare_token(state: _OdsSheets, kind: str, t: re.Match) -> None:
+    if kind == "table":
+        state.close_sheet()
+        state.open_sheet(t.group(1))
+    elif kind == "/table":
+        state.close_sheet()
+    elif kind == "group":
+        if not t.group(2):  # an empty group (<.../>) holds no rows
+            state.groups.append(_ods_attrs(t.group(1)).get(b"table:display") == "false")
+    elif kind == "/group":
+        if state.groups:
+            state.groups.pop()
+    else:
+        state.style(t.group(1), t.group(2))
+
+
+def _scan_ods(zf: zipfile.ZipFile, info: zipfile.ZipInfo, limits: Limits) -> dict[str, SheetScan]:
+    """The sheets of an OpenDocument spreadsheet as `_scan_sheet` sees an xlsx sheet.
+
+    Per sheet (`table:table`): hidden (a table style with `table:display="false"`), hidden rows
+    (`table:visibility`, or a collapsed row group) holding data, cells covered by merged cells,
+    error cells, formulas without a saved value, DDE formulas, and the extent of the data with
+    repeated rows and columns counted (LibreOffice's row numbers): a kilobyte of repeats can
+    stand for millions of cells, which the size limit then refuses before any reader expands
+    them.
+    """
+    state = _OdsSheets(info.filename, limits)
+    for piece in _ods_rows(zf, info):
+        pos = 0
+        while True:
+            m = _ODS_ROW.search(piece, pos)
+            row_at = m.start() if m else len(piece)
+            if b"<" in piece[pos:row_at]:  # sheets, groups, styles sit between rows: look only there
+                gap = piece[pos:row_at]
+                for _, kind, t in sorted(((t.start(), kind, t) for kind, pattern in _ODS_RARE
+                                          for t in pattern.finditer(gap)), key=lambda x: x[0]):
+                    _ods_rare_token(state, kind, t)
+            if m is None:
+                break
+            if m.group(2):  # <table:table-row .../>
+                state.add_row(m.group(1), None)
+                pos = m.end()
+                continue
+            end = piece.find(_ODS_ROW_END, m.end())
+            end = len(piece) if end < 0 else end
+            state.add_row(m.group(1), piece[m.end():end])
+            pos = end + len(_ODS_ROW_END)
+    state.close_sheet()
+    return state.scans
+
+
 def _ods_notes(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], result: Preflight, agency: str,
                rel_file: str) -> None:
     add = result.findings.append
@@ -956,10 +1151,8 @@ def _ods_notes(zf: zipfile.ZipFile, names: dict[str, zipfile.ZipInfo], result: P
             add(_finding(Severity.WARNING, "external-links-ignored", (
                 "The spreadsheet links to other files. The links were not followed; only the values saved "
                 "in this file were read."), agency, rel_file))
-        if dde:
-            add(_finding(Severity.WARNING, "dde-ignored", (
-                "The spreadsheet contains DDE links to other programs. They were not run; only saved cell "
-                "values were read."), agency, rel_file))
+        if dde:  # one dde-ignored note with the DDE formulas the sheet scan found (`_scan_notes`)
+            result.dde_parts.append("content.xml")
 
 
 # --- the first rows, for an early look at the header ------------------------------
@@ -1130,6 +1323,12 @@ def _integer_digits(text: str) -> int:
     return len(str(int(value)))
 
 
+#: an OpenDocument sheet whose data stands for more cells than this is read in a contained worker:
+#: a kilobyte of repeated rows and columns can stand for millions of cells, which the reader
+#: expands in memory (1M rows x 20 cells: ~3 GB)
+ODS_CONTAIN_CELLS = 2_000_000
+
+
 def contain_policy(pre: Preflight) -> bool:
     """Whether to read this file in a worker process (`run_contained`) rather than in-process.
 
@@ -1138,9 +1337,13 @@ def contain_policy(pre: Preflight) -> bool:
     frame back), so honest files are read in-process. Contained are files the
     preflight found odd: macros, external links or DDE, references beyond
     column ZZ or row 1,048,576, a dimension tag that disagrees with the
-    content, or a sheet refused as too large (should a caller read it anyway).
+    content, or a sheet refused as too large (should a caller read it anyway); and an
+    OpenDocument sheet whose repeated rows or columns stand for more than ODS_CONTAIN_CELLS cells.
     """
     if pre.macros or any(f.code in ("external-links-ignored", "dde-ignored") for f in pre.findings):
+        return True
+    if pre.kind == "ods" and any(scan.last_data_row * max(scan.max_col, 1) > ODS_CONTAIN_CELLS
+                                 for scan in pre.sheets.values()):
         return True
     for scan in pre.sheets.values():
         if scan.refuse or scan.max_col > 702 or scan.max_row > 1_048_576:

@@ -140,7 +140,21 @@ def _complete(path: Path, agency: AgencyConfig, rel: str, pre, kind: str | None,
         for table in result.tables:
             table.date1904 = pre.date1904
             _attach_sheet_facts(path, table, pre, agency, profile, limits, numeric.get(table.sheet))
+    elif kind == "ods":
+        for table in result.tables:
+            _attach_ods_facts(table, pre)
     return result
+
+
+def _attach_ods_facts(table: RawTable, pre) -> None:
+    """Cell problems (merged, error, formula cells) and hidden rows from an ODS sheet's scan."""
+    scan = pre.sheet(table.sheet)
+    if scan is None:
+        return
+    table.hidden_rows = sorted(set(table.hidden_rows) | set(scan.hidden_rows))
+    problems = [p for p in (table.cell_problems, scan.cell_problems) if p is not None and not p.empty]
+    if problems:
+        table.cell_problems = pd.concat(problems, ignore_index=True)
 
 
 def _finish_beside_scan(job: "safety.ContainedJob", path: Path, agency: AgencyConfig, rel: str, pre, *,
