@@ -48,13 +48,7 @@ def cell_problem_findings(tables: list[RawTable], records: pd.DataFrame) -> pd.D
     """Findings for problems the reader/preflight saw in cells, citing sheet, row and column."""
     out = []
     for table in tables:
-        if table.hidden_rows:
-            shown = ", ".join(str(r) for r in table.hidden_rows[:20]) + (" ..." if len(table.hidden_rows) > 20 else "")
-            out.append(Finding(Severity.INFO, "rows-hidden",
-                               f"{len(table.hidden_rows)} row(s) are hidden in Excel ({shown}); they were read. "
-                               "Check that hidden rows belong in the report.",
-                               agency=table.agency, file=table.file, sheet=table.sheet,
-                               value=str(len(table.hidden_rows))).with_id(table.agency, table.file, table.sheet))
+        # hidden rows are noted once, by the preflight, naming them (safety._sheet_notes)
         problems = table.cell_problems
         if problems is None or problems.empty:
             continue
