@@ -27,8 +27,9 @@ def read_workbook_early(path: Path, agency, rel: str, spill: Path, *, profile=No
     # at once; should the loader never have run, the imports below load the modules themselves.
     loaded = _thread.allocate_lock()
     loaded.acquire()
+    digest: dict = {}
     try:
-        _thread.start_new_thread(_load_reader, (loaded,))
+        _thread.start_new_thread(_load_reader, (loaded, Path(path), digest))
         started = True
     except RuntimeError:  # no thread to be had: the imports come after the parse
         started = False
@@ -42,7 +43,8 @@ def read_workbook_early(path: Path, agency, rel: str, spill: Path, *, profile=No
     from att_report.intake.untrusted import read_for_transfer
 
     try:  # to arrow only now: that loads pyarrow, which the loader thread may have been loading
-        grids = Grids(names=parsed[0], sheets={name: as_grid(sheet) for name, sheet in parsed[1].items()})
+        grids = Grids(names=parsed[0], sheets={name: as_grid(sheet) for name, sheet in parsed[1].items()},
+                      digest=digest.get("digest"))
     except Exception:  # noqa: BLE001 - no parse, or a failed conversion: the reader starts over
         grids = None
     result = read_for_transfer(path, agency, rel, spill, profile=profile, kind=kind, limits=limits, grids=grids)
@@ -102,9 +104,13 @@ def fastexcel_grid(reader, name: str) -> tuple:
     return as_grid(parse_sheet(reader, name))
 
 
-def _load_reader(loaded) -> None:
+def _load_reader(loaded, path: Path, digest: dict) -> None:
+    """Import the readers, then take the file's digest (the manifest's): both off the parse's path."""
     try:
         import att_report.intake.untrusted  # noqa: F401 - pandas, numpy, the readers
+        from att_report.intake.readers import file_digest
+
+        digest["digest"] = file_digest(path)
     except Exception:  # noqa: BLE001 - imported again (and any error raised) by the worker's own thread
         pass
     finally:

@@ -63,7 +63,7 @@ def read_file(path: Path, agency: AgencyConfig, rel_path: str, *, profile: Profi
     refused (it has reported them). `grids` gives a workbook's sheets as
     already parsed (`early.parse_sheets`, in a reader worker).
     """
-    sha, size, mtime = file_digest(path)
+    sha, size, mtime = grids.digest if grids is not None and grids.digest else file_digest(path)
     info = FileInfo(agency=agency.name, path=rel_path, sha256=sha, size=size, mtime=mtime)
     result = FileRead(info=info)
     ext = path.suffix.lower()
@@ -126,6 +126,8 @@ class Grids:
 
     names: list[str]
     sheets: dict[str, tuple]
+    #: the file's `file_digest`, when it was taken while the sheets were parsed (None: take it now)
+    digest: tuple[str, int, float] | None = None
 
     def load(self, name: str) -> tuple:
         return self.sheets[name]

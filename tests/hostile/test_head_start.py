@@ -255,3 +255,21 @@ def _in_worker() -> bool:
     from att_report.intake import worker_server
 
     return worker_server.IN_WORKER
+
+
+def test_the_early_worker_takes_the_files_digest_beside_the_parse(tmp_path, monkeypatch):
+    """The digest (the manifest's) is taken once, by the loader thread, and is the file's."""
+    from att_report.intake import readers
+
+    config = load_config(_workspace(tmp_path / "ws"))
+    agency = next(a for a in config.agencies if a.name == "Customs")
+    path = config.root / "inputs" / "customs" / "declarations.xlsx"
+    calls = []
+    real = readers.file_digest
+    monkeypatch.setattr(readers, "file_digest", lambda p: calls.append(p) or real(p))
+    spill = tmp_path / "spill"
+    spill.mkdir()
+    read = read_workbook_early(path, agency, "inputs/customs/declarations.xlsx", spill, kind="xlsx",
+                               limits=config.limits)
+    assert len(calls) == 1
+    assert (read.info.sha256, read.info.size) == real(path)[:2]
