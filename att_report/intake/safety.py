@@ -676,13 +676,18 @@ def _scan_sheet(zf: zipfile.ZipFile, info: zipfile.ZipInfo, name: str, state: st
     if numeric.cols:
         scan.numeric = numeric.frame()
     if problems:
-        frame = pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS))
-        frame["excel_row"] = frame["excel_row"].astype("int64")
-        scan.cell_problems = frame.drop_duplicates().reset_index(drop=True)
+        scan.cell_problems = _problems_frame(problems)
     cells = max(scan.max_row, scan.last_data_row) * max(scan.max_col, 1)
     if cells > limits.max_cells:
         scan.refuse = True
     return scan
+
+
+def _problems_frame(problems: list[tuple[int, str, str, str]]) -> pd.DataFrame:
+    """A sheet's cell problems as `SheetScan.cell_problems` holds them (each once)."""
+    frame = pd.DataFrame(problems, columns=list(PROBLEM_COLUMNS))
+    frame["excel_row"] = frame["excel_row"].astype("int64")
+    return frame.drop_duplicates().reset_index(drop=True)
 
 
 def _rare_checks(seg: bytes, prefix: bytes, rows: "_RowIndex", scan: SheetScan,
@@ -1022,9 +1027,7 @@ class _OdsSheets:
         scan.max_row = scan.last_data_row  # formatted empty rows do not matter here
         _expand_merges(self.merges, scan, self.problems, self.limits)
         if self.problems:
-            frame = pd.DataFrame(self.problems, columns=list(PROBLEM_COLUMNS))
-            frame["excel_row"] = frame["excel_row"].astype("int64")
-            scan.cell_problems = frame.drop_duplicates().reset_index(drop=True)
+            scan.cell_problems = _problems_frame(self.problems)
         if scan.last_data_row * max(scan.max_col, 1) > self.limits.max_cells:
             scan.refuse = True
         self.scan = None
