@@ -60,7 +60,7 @@ def _outlive_the_result(parsed) -> None:
     """In a worker, keep the parsed sheets until the process ends instead of freeing them now.
 
     Freeing a 1M-row sheet's parsed cells (millions of small allocations) takes ~0.4 s, and it
-    would come before the result is sent; a worker's process ends without freeing anything
+    would come before the result is sent; a worker's process ends once it is sent
     (`worker_server.IN_WORKER`). The memory is held already: the peak does not grow. Outside a
     worker (a direct call) the sheets are freed as usual.
     """

@@ -73,8 +73,9 @@ def warm() -> bool:
     return True
 
 
-#: True in a contained worker's process (set by `child`): such a process ends without freeing its
-#: memory (multiprocessing ends it with os._exit), so a worker may leave large objects to that end
+#: True in a contained worker's process (set by `child`): such a process ends once its result is
+#: sent (under the fork server with os._exit, freeing nothing object by object), so a worker may
+#: leave large objects to that end instead of freeing them before it sends
 IN_WORKER = False
 
 
