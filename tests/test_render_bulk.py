@@ -123,7 +123,7 @@ def test_cell_text_is_what_xlsxwriter_escapes(text):
     from xlsxwriter.workbook import Workbook
     from xlsxwriter.xmlwriter import XMLwriter
 
-    ws = Workbook(io.BytesIO(), {"constant_memory": True}).add_worksheet("S")
+    ws = Workbook(io.BytesIO()).add_worksheet("S")  # constant_memory would open a temporary file per example
     escaped = XMLwriter._escape_control_characters(text)
     space = ' xml:space="preserve"' if _preserve_whitespace(escaped) else ""
     expected = f' s="1" t="inlineStr"><is><t{space}>{ws._escape_data(escaped)}</t></is></c>'
