@@ -245,3 +245,21 @@ def test_clean_text_removes_what_openpyxl_refuses(text):
     from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 
     assert xlsxio.clean_text(text) == ILLEGAL_CHARACTERS_RE.sub("", text)
+
+
+def test_a_failed_build_leaves_no_temporary_row_file(tmp_path, monkeypatch):
+    """constant_memory sheets write their rows to temporary files; a build that fails must remove them."""
+    import tempfile
+
+    spill = tmp_path / "tmp"
+    spill.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(spill))
+
+    def build(wb) -> None:
+        for name in ("A", "B"):
+            wb.add_worksheet(name).write_string(0, 0, "x")
+        raise xlsxio.CellTooLong("too long")
+
+    with pytest.raises(xlsxio.CellTooLong):
+        xlsxio.save_xlsxwriter(build, tmp_path / "out.xlsx")
+    assert list(spill.iterdir()) == [] and not (tmp_path / "out.xlsx").exists()

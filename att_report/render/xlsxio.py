@@ -403,6 +403,26 @@ def save_xlsxwriter(build, path: Path | str) -> None:
         },
     )
     wb.set_properties({"author": "att-report", "created": FIXED_TIME})
-    build(wb)
+    try:
+        build(wb)
+    except BaseException:
+        _drop_row_files(wb)
+        raise
     wb.close()
     Path(path).write_bytes(normalise_zip(buffer.getvalue()))
+
+
+def _drop_row_files(wb) -> None:
+    """Remove the temporary file each constant_memory sheet writes its rows to (XlsxWriter removes
+    them only when the workbook is closed, which a failed build never reaches)."""
+    import os
+
+    for ws in wb.worksheets():
+        fh, name = getattr(ws, "row_data_fh", None), getattr(ws, "row_data_filename", None)
+        try:
+            if fh is not None:
+                fh.close()
+            if name:
+                os.remove(name)
+        except OSError:
+            pass
