@@ -81,9 +81,9 @@ def install() -> None:
     """Make `fastexcel.read_excel` (as the project's readers import it) read with openpyxl."""
     import fastexcel
 
-    from att_report.intake import headstart, untrusted
+    from att_report.intake import headstart
 
     fastexcel.read_excel = read_excel
     # the reader workers are fresh processes that would not see this patch: read in-process
     # (with openpyxl the read is nearly the whole build, so a worker would save little)
-    untrusted.PARALLEL_SHEET_BYTES = headstart.PARALLEL_SHEET_BYTES = 1 << 62
+    headstart.PARALLEL_SHEET_BYTES = 1 << 62

@@ -6,7 +6,7 @@ finding; an odd but acceptable file is read in a worker process so a reader
 crash becomes a finding, not the end of the run; the sheet XML then tells
 which identifier cells were stored as numbers.
 
-A large workbook (`PARALLEL_SHEET_BYTES` of sheet XML) takes two cores: the
+A large workbook (`headstart.PARALLEL_SHEET_BYTES` of sheet XML) takes two cores: the
 file-level checks run first as always, then a contained worker reads it
 while this process scans its sheets' XML and, from the header in the first
 rows, its identifier columns. The verdict is the same as for a small file: a
@@ -37,11 +37,6 @@ NUMBER_FIELDS = ("quantity", "value")
 _LOOKS_NUMERIC = r"^\d+(?:\.\d+)?(?:[eE][+-]?\d+)?$"
 #: rows of a large sheet looked at for its header before the reader is done
 HEAD_ROWS = HEADER_SCAN_ROWS + 2
-
-
-#: Workbooks with this much sheet XML are read in a contained worker (see `headstart`,
-#: whose value it is: a test or the openpyxl benchmark may change this one alone).
-PARALLEL_SHEET_BYTES = headstart.PARALLEL_SHEET_BYTES
 
 
 def read_untrusted(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile | None,
@@ -82,7 +77,7 @@ def _begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile 
         return lambda: refused
     kind = pre.kind if pre.kind in ("xlsx", "xlsm", "ods", "csv", "text") else None
     spill = job = None
-    if worker and pre.pending and pre.sheet_bytes >= PARALLEL_SHEET_BYTES:
+    if worker and pre.pending and pre.sheet_bytes >= headstart.PARALLEL_SHEET_BYTES:
         if started is not None and started.does(agency, rel, profile, kind, limits):
             started.taken = True
             spill, job = started.spill, started.job

@@ -50,7 +50,6 @@ def _workspace(root: Path, *, extra: str = "") -> Path:
 def every_workbook_large(monkeypatch):
     """Every workbook counts as large: the head start and the read both want a worker."""
     monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 0)
-    monkeypatch.setattr(untrusted, "PARALLEL_SHEET_BYTES", 0)
 
 
 @pytest.fixture
@@ -188,11 +187,9 @@ def test_a_build_command_with_a_head_start_writes_the_same_outputs(tmp_path, mon
         assert result.exit_code in (0, 1), result.output
         return {p.name: p.read_bytes() for p in sorted(out.iterdir()) if p.suffix in (".xlsx", ".csv", ".html")}
 
-    monkeypatch.setattr(untrusted, "PARALLEL_SHEET_BYTES", 1 << 62)
     monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 1 << 62)
     here = build(tmp_path / "here")
     assert not workers["head"] and not workers["read"]
-    monkeypatch.setattr(untrusted, "PARALLEL_SHEET_BYTES", 0)
     monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 0)
     ahead = build(tmp_path / "ahead")
     assert len(workers["head"]) == 1 and not workers["read"]  # the command's head start was taken over

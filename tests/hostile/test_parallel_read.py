@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from make_corpus import make_corpus  # noqa: E402
 
 from att_report.config import AgencyConfig, Limits  # noqa: E402
-from att_report.intake import untrusted  # noqa: E402
+from att_report.intake import headstart, untrusted  # noqa: E402
 
 WORKBOOK_SUFFIXES = (".xlsx", ".xlsm")
 _BESIDE = untrusted._finish_beside_scan
@@ -35,7 +35,7 @@ def _agency() -> AgencyConfig:
 
 
 def _read(path: Path, parallel: bool, monkeypatch, limits: Limits | None = None):
-    monkeypatch.setattr(untrusted, "PARALLEL_SHEET_BYTES", 0 if parallel else 1 << 62)
+    monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 0 if parallel else 1 << 62)
     calls = []
     monkeypatch.setattr(untrusted, "_finish_beside_scan", lambda *a, **k: calls.append(a[1]) or _BESIDE(*a, **k))
     read = untrusted.read_untrusted(path, _agency(), path.name, profile=None, limits=limits or Limits())
@@ -179,7 +179,7 @@ def test_intake_reads_the_largest_file_beside_the_others_and_keeps_file_order(tm
 
     def run(parallel: bool):
         calls = []
-        monkeypatch.setattr(untrusted, "PARALLEL_SHEET_BYTES", 0 if parallel else 1 << 62)
+        monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 0 if parallel else 1 << 62)
         monkeypatch.setattr(untrusted, "_finish_beside_scan",
                             lambda *a, **k: calls.append(Path(a[1]).name) or _BESIDE(*a, **k))
         return run_intake(load_config(ws)), calls
@@ -293,7 +293,7 @@ def test_the_wait_for_a_large_file_is_used_only_while_its_worker_reads(tmp_path,
     real_warm = pipeline.warm_later_stages
     monkeypatch.setattr(pipeline, "warm_later_stages", lambda *a: warmed.append(1) or real_warm(*a))
     monkeypatch.setattr(safety.ContainedJob, "running", lambda self: still_reading)
-    monkeypatch.setattr(untrusted, "PARALLEL_SHEET_BYTES", 0)
+    monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 0)
     parallel = pipeline.run_intake(config)
     assert warmed == ([1] if still_reading else [])
     pd.testing.assert_frame_equal(parallel.records, serial.records)
