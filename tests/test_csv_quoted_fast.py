@@ -1,0 +1,115 @@
+"""Quoted csv read by pandas' C parser: the same grid, lines and field counts as the csv module (issue 7).
+
+A customs export whose descriptions hold commas is quoted; read record by
+record with the csv module, 500k rows took ~9 s. `_parse_quoted_csv` must
+give exactly what `_parse_csv_records` gives, or None (then the csv module
+reads it).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from att_report.intake import readers
+from intake_helpers import HEADER, intake, write_workspace
+
+
+def _same(fast, slow) -> None:
+    grid, lines, widths = fast
+    slow_grid, slow_lines, slow_widths = slow
+    values = grid.astype(object).where(grid.notna(), None)
+    assert values.shape == slow_grid.shape
+    assert values.values.tolist() == slow_grid.values.tolist()
+    assert lines.tolist() == list(slow_lines)
+    assert widths == slow_widths
+
+
+_FIELD = st.text(alphabet=st.sampled_from(list('ab ,;"\t|\u00a0\u2003\x1cé.-')), max_size=6)
+
+
+@st.composite
+def _csv_text(draw):
+    delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
+    width = draw(st.integers(1, 5))
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])),
+                        lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
+    for _ in range(draw(st.integers(1, 8))):
+        kind = draw(st.sampled_from(["row", "row", "short", "blank", "raw"]))
+        if kind == "blank":
+            out.write("\n")
+        elif kind == "raw":  # text no writer would produce: lone or misplaced quotes, stray spaces
+            out.write(draw(_FIELD) + delimiter + draw(_FIELD) + "\n")
+        else:
+            n = width if kind == "row" else draw(st.integers(0, width))
+            writer.writerow([draw(_FIELD) for _ in range(n)])
+    return out.getvalue(), delimiter
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_csv_text())
+def test_the_c_parser_gives_what_the_csv_module_gives_or_steps_aside(case):
+    text, delimiter = case
+    if not text.strip() or '"' not in text:
+        return
+    fast = readers._parse_quoted_csv(text, delimiter)
+    if fast is not None:
+        _same(fast, readers._parse_csv_records(text, delimiter))
+
+
+def test_a_quoted_export_takes_the_fast_path():
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["Decl. No", "Description", "Qty"])
+    for i in range(2000):
+        writer.writerow([f"CD-{i}", "Armoured vehicles, spare parts" if i % 3 else "Small arms", str(i)])
+    writer.writerow([])
+    writer.writerow(["CD-short", "only two"])
+    text = out.getvalue()
+    fast = readers._parse_quoted_csv(text, ",")
+    assert fast is not None
+    _same(fast, readers._parse_csv_records(text, ","))
+    assert fast[2][-2:] == [(2002, 0, False), (2003, 2, True)]
+
+
+@pytest.mark.parametrize("text", [
+    'a,b\n"two\nlines",x\n',     # a quoted field across lines: record and line numbers part
+    'a,b\n"never closed,x\ny,z\n',  # a lone quote
+    'a,b\nx,y,z\n"q",1\n',        # a record longer than the first
+    'a,"b"\nx\x00y,z\n',          # a NUL
+])
+def test_what_the_c_parser_could_get_wrong_goes_to_the_csv_module(text):
+    assert readers._parse_quoted_csv(text, ",") is None
+    grid, lines, widths = readers._parse_csv(text, ",")
+    _same((grid.astype(object).where(grid.notna(), None), lines, widths), readers._parse_csv_records(text, ","))
+
+
+def test_python_white_space_is_listed_completely():
+    assert set(readers.PY_WHITESPACE) == {chr(c) for c in range(0x110000) if chr(c).isspace()}
+
+
+def test_short_rows_and_line_numbers_through_the_intake(tmp_path):
+    write_workspace(tmp_path)
+    rows = [HEADER,
+            ["R1", "export", "actual", "EL-1", "2024-03-01", "", "France", "VIII.SA.2", "5", "10", "EUR",
+             "rifles, spare parts", "no"],
+            ["R2", "export", "actual", "EL-1", "2024-03-01", "", "France"],
+            [],
+            ["R3", "export", "actual", "EL-1", "2024-03-01", "", "Germny", "VIII.SA.2", "5", "10", "EUR",
+             'a "quoted" word', "no"]]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(rows)
+    assert readers._parse_quoted_csv(out.getvalue(), ",") is not None
+    (tmp_path / "inputs/customs/a.csv").write_text(out.getvalue())
+    result = intake(tmp_path)
+    records = result.records.set_index("record_id")
+    assert records["src_row"].to_dict() == {"R1": 2, "R2": 3, "R3": 5}
+    assert records.loc["R1", "description"] == "rifles, spare parts"
+    assert records.loc["R3", "description"] == 'a "quoted" word'
+    assert "csv-short-row" in set(result.findings.loc[result.findings["row"] == 3, "code"])
+    assert result.findings.loc[result.findings["code"] == "country-unknown", "row"].tolist() == [5]
