@@ -137,3 +137,35 @@ def test_large_log_writes_quickly(tmp_path):
     write_log_xlsx(tmp_path / "big.xlsx", big, accounting(), 2024)
     write_log_csv(big, tmp_path / "big.csv")
     assert time.perf_counter() - t0 < 60
+
+
+def test_a_log_too_long_for_a_sheet_lists_the_first_findings_and_links_the_csv(tmp_path, monkeypatch):
+    from att_report.render import log
+
+    monkeypatch.setattr(log, "FINDINGS_SHEET_MAX_ROWS", 3)
+    many = pd.concat([findings(), findings().iloc[[0]].assign(finding_id="F-000000000009", row=9)],
+                     ignore_index=True)
+    write_log_xlsx(tmp_path / "m.xlsx", many, accounting(), 2024)
+    write_log_csv(many, tmp_path / "m.csv")
+    wb = openpyxl.load_workbook(tmp_path / "m.xlsx")
+    sheet = wb["Findings"]
+    listed = [row for row in sheet.iter_rows(min_row=2, max_row=4, values_only=True)]
+    assert [r[1] for r in listed] == ["error", "error", "warning"]  # errors first
+    assert sheet.cell(5, 1).value is None
+    note = sheet.cell(6, 1)
+    assert "5 findings: the first 3" in note.value and "discrepancy_log_2024.csv" in note.value
+    assert note.hyperlink.target == "discrepancy_log_2024.csv"
+    summary = [c for row in wb["Summary"].iter_rows(values_only=True) for c in row if isinstance(c, str)]
+    assert any("5 findings: the first 3" in c for c in summary)
+    totals = [row for row in wb["Summary"].iter_rows(values_only=True) if row[0] == "Total"]
+    assert totals[0][1] == 5  # the summary counts every finding, listed or not
+    with open(tmp_path / "m.csv", newline="", encoding="utf-8") as fh:
+        assert len(list(csv.reader(fh))) == 1 + 5
+
+
+def test_a_log_that_fits_has_no_note(tmp_path):
+    write_log_xlsx(tmp_path / "f.xlsx", findings(), accounting(), 2024)
+    wb = openpyxl.load_workbook(tmp_path / "f.xlsx")
+    assert wb["Findings"].max_row == 1 + 4
+    assert not any("findings: the first" in c for row in wb["Summary"].iter_rows(values_only=True)
+                   for c in row if isinstance(c, str))

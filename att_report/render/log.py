@@ -3,7 +3,8 @@
 Render only: the findings (with decisions) and the row accounting are
 computed before. The xlsx has a `Summary` sheet (counts by severity, code
 and agency; row accounting per file with totals) and a `Findings` sheet (one
-row per finding, filterable, frozen header). It is written with XlsxWriter
+row per finding, filterable, frozen header; at most `FINDINGS_SHEET_MAX_ROWS`,
+errors first, with a link to the csv, which always has them all). It is written with XlsxWriter
 in constant-memory mode, every text cell as a string (never a formula), and
 saved deterministically (same findings -> same bytes).
 """
@@ -26,6 +27,10 @@ WIDTHS = {
     "row": 7, "field": 14, "value": 22, "related": 40, "decision": 10, "decision_note": 40,
 }
 ACCOUNTING_COLUMNS = ("agency", "path", "rows_read", *DISPOSITIONS)
+#: Most findings the workbook's Findings sheet lists (errors first); the csv beside it always
+#: has every one. A sheet holds 1,048,576 rows at most, and a million styled rows take Excel
+#: and the build minutes (issue 7: large detail tables as csv beside the workbook).
+FINDINGS_SHEET_MAX_ROWS = 100_000
 SEVERITIES = (str(Severity.ERROR), str(Severity.WARNING), str(Severity.INFO))
 
 
@@ -59,6 +64,11 @@ def _column(frame: pd.DataFrame, name: str) -> list:
     cleaned = np.empty(len(uniques), dtype=object)
     cleaned[:] = [_cell_text(u) for u in uniques]
     return cleaned[codes].tolist()
+
+
+def _too_many(listed: int, not_listed: int, csv_name: str) -> str:
+    return (f"{listed + not_listed:,} findings: the first {listed:,} (errors first) are listed in the Findings "
+            f"sheet, all of them in {csv_name} (in the same folder as this workbook).")
 
 
 def _summary_tables(findings: pd.DataFrame) -> dict[str, pd.DataFrame]:
@@ -97,8 +107,11 @@ def write_log_xlsx(path: Path | str, findings: pd.DataFrame, accounting: pd.Data
     """
     findings = fnd.sort_frame(findings)
     tables = _summary_tables(findings)
-    columns = {name: _column(findings, name) for name in LOG_FIELDS}
-    n = len(findings)
+    listed = findings.iloc[:FINDINGS_SHEET_MAX_ROWS]
+    columns = {name: _column(listed, name) for name in LOG_FIELDS}
+    n = len(listed)
+    not_listed = len(findings) - n
+    csv_name = log_names(year)[1]
 
     def build(wb) -> None:
         title = wb.add_format({"bold": True, "font_size": 14})
@@ -118,7 +131,12 @@ def write_log_xlsx(path: Path | str, findings: pd.DataFrame, accounting: pd.Data
         r += 1
         ws.write_string(r, 0, "All intake and reconciliation findings with the NPC's decisions; "
                               "row accounting per input file (every row read has one disposition).")
-        r += 2
+        r += 1
+        if not_listed:
+            link = wb.add_format({"font_color": "blue", "underline": 1, "bold": True})
+            ws.write_url(r, 0, "external:" + csv_name, link, string=_too_many(n, not_listed, csv_name))
+            r += 1
+        r += 1
 
         def table(label: str, frame: pd.DataFrame, headers: list[str], total: bool = False) -> None:
             nonlocal r
@@ -163,5 +181,8 @@ def write_log_xlsx(path: Path | str, findings: pd.DataFrame, accounting: pd.Data
         # one pass for the whole sheet (constant memory: the rows stream to a temp file)
         write_rows(fs, 1, [(c, columns[name], wrap if name in wrap_cols else top)
                            for c, name in enumerate(LOG_FIELDS)])
+        if not_listed:  # below the table and its filter
+            fs.write_url(n + 2, 0, "external:" + csv_name, wb.add_format({"font_color": "blue", "underline": 1}),
+                         string=_too_many(n, not_listed, csv_name))
 
     save_xlsxwriter(build, path)
