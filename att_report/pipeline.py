@@ -406,6 +406,10 @@ def _reconcile_to_render(config: Config, out_dir: Path, progress: Progress | Non
         compiled = compile_report(rec.records, config, draft=unresolved_errors(findings) > 0)
         findings = finalize_findings(fnd.concat([intake.findings, compiled.findings]), rec, decisions)
         unresolved = unresolved_errors(findings)
+        # the outputs list at most `max_findings_per_code` per file and code, as the intake's, and say
+        # what they leave out (a rule that fires on every row of 1M: a 360 MB log, seconds to write);
+        # the count of unresolved errors, the exit code and the draft mark are of them all
+        findings = fnd.sort_frame(fnd.cap_per_file_and_code(findings, config.limits.max_findings_per_code))
         records = compiled.records
         check_dispositions(records)
         accounting = accounting_table(records)
