@@ -392,7 +392,7 @@ def _reconcile_to_render(config: Config, out_dir: Path, progress: Progress | Non
     from att_report.compile import compile_report
     from att_report.coordination.procedure import write_procedure
     from att_report.coordination.runstate import write_run_state
-    from att_report.reconcile import finalize_findings, reconcile, unresolved_errors
+    from att_report.reconcile import finalize_findings, reconcile, unresolved_errors, unresolved_so_far
     from att_report.records import check_dispositions
     from att_report.render.atomic import atomic_outputs
     from att_report.render.html import summary_filename, write_summary
@@ -401,9 +401,9 @@ def _reconcile_to_render(config: Config, out_dir: Path, progress: Progress | Non
 
     with _timed(timings, "reconcile", progress, cpu):
         rec = reconcile(intake.records, config, decisions, intake_findings=intake.findings)
-        findings = finalize_findings(intake.findings, rec, decisions)
+        draft = unresolved_so_far(intake.findings, rec, decisions) > 0
     with _timed(timings, "compile", progress, cpu):
-        compiled = compile_report(rec.records, config, draft=unresolved_errors(findings) > 0)
+        compiled = compile_report(rec.records, config, draft=draft)
         findings = finalize_findings(fnd.concat([intake.findings, compiled.findings]), rec, decisions)
         unresolved = unresolved_errors(findings)
         # the outputs list at most `max_findings_per_code` per file and code, as the intake's, and say

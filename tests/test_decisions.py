@@ -186,3 +186,16 @@ def test_apply_decisions_and_unresolved_errors():
     out, stale = apply_decisions(f, d)
     assert unresolved_errors(out) == 1 and stale.empty
     assert list(out.columns) == list(f.columns)
+
+
+def test_unresolved_so_far_counts_what_the_finalized_findings_count(tmp_path):
+    from att_report.reconcile import unresolved_so_far
+
+    base = reconcile(records(), CFG)
+    errors = base.findings[base.findings["severity"] == "error"]
+    assert len(errors) >= 1
+    assert unresolved_so_far(None, base, None) == unresolved_errors(finalize_findings(None, base, None)) == len(errors)
+    first = errors["finding_id"].iloc[0]
+    d = load_decisions(write(tmp_path, HEADER + f"{first},accept,,Checked\n" + "F-00000000abcd,accept,,Stale\n"))
+    res = reconcile(records(), CFG, d)
+    assert unresolved_so_far(None, res, d) == unresolved_errors(finalize_findings(None, res, d)) == len(errors) - 1

@@ -46,7 +46,7 @@ from att_report.reconcile.rules import EVERY_RECORD_CODES, EXCLUDING_CODES, RULE
 from att_report.rules import RuleContext, rules_for, run_rule_list
 
 __all__ = [
-    "ReconcileResult", "reconcile", "finalize_findings", "targets_for",
+    "ReconcileResult", "reconcile", "finalize_findings", "unresolved_so_far", "targets_for",
     "Decisions", "load_decisions", "apply_decisions", "unresolved_errors", "EXCLUDING_CODES",
 ]
 
@@ -243,6 +243,13 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
                                                    "effect", "note", "line"])
     return ReconcileResult(records=out, findings=fnd.sort_frame(found), decisions_applied=applied_frame,
                            targets=targets)
+
+
+def unresolved_so_far(intake_findings: pd.DataFrame | None, result: ReconcileResult,
+                      decisions: Decisions | None) -> int:
+    """`unresolved_errors` of what `finalize_findings` would give, without its sort (a second of 1M findings)."""
+    every = fnd.concat([intake_findings if intake_findings is not None else fnd.empty_frame(), result.findings])
+    return unresolved_errors(apply_decisions(every, decisions)[0])
 
 
 def finalize_findings(intake_findings: pd.DataFrame | None, result: ReconcileResult,
