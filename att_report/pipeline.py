@@ -409,7 +409,8 @@ def _reconcile_to_render(config: Config, out_dir: Path, progress: Progress | Non
         # the outputs list at most `max_findings_per_code` per file and code, as the intake's, and say
         # what they leave out (a rule that fires on every row of 1M: a 360 MB log, seconds to write);
         # the count of unresolved errors, the exit code and the draft mark are of them all
-        findings = fnd.sort_frame(fnd.cap_per_file_and_code(findings, config.limits.max_findings_per_code))
+        capped = fnd.cap_per_file_and_code(findings, config.limits.max_findings_per_code)
+        findings = findings if capped is findings else fnd.sort_frame(capped)
         records = compiled.records
         check_dispositions(records)
         accounting = accounting_table(records)

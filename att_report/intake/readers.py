@@ -379,7 +379,7 @@ def _parse_quoted_csv(text: str, delimiter: str):
     """`_parse_csv_records` of csv text with quotes, by pandas' C parser; None where it would differ.
 
     The csv module builds a Python object per field: ~9 s for a 500k-row
-    customs export whose descriptions are quoted, against ~1 s here (issue 7).
+    customs export whose descriptions are quoted, against ~2 s here (issue 7).
     The C parser gives the same values when every record is one physical line;
     None (the caller then uses the csv module) when the record and line
     counts differ (a quoted field spanning lines, a lone quote, a bare carriage
@@ -419,11 +419,12 @@ def _parse_quoted_csv(text: str, delimiter: str):
     space = "".join(f"\\x{{{ord(c):x}}}" for c in PY_WHITESPACE)
     syntax = space + "".join(f"\\x{{{ord(c):x}}}" for c in '"' + delimiter)
     blank = ~np.asarray(pc.fill_null(pc.match_substring_regex(lines_text, f"[^{syntax}]"), False), dtype=bool)
-    maybe = pa.array(np.flatnonzero(blank))
-    for name in grid.columns if len(maybe) else ():
-        values = pa.array(grid[name].array).take(maybe)
-        blank[maybe.to_numpy()] &= np.asarray(pc.fill_null(pc.match_substring_regex(values, f"^[{space}]*$"), True),
-                                              dtype=bool)
+    maybe = np.flatnonzero(blank)
+    if len(maybe):
+        for name in grid.columns:
+            values = pa.array(grid[name].array).take(pa.array(maybe))
+            only_space = pc.fill_null(pc.match_substring_regex(values, f"^[{space}]*$"), True)
+            blank[maybe] &= np.asarray(only_space, dtype=bool)
     lines = np.arange(1, len(grid) + 1)
     widths = list(zip(lines.tolist(), counts.tolist(), (~blank).tolist()))
     return grid.replace("", None), lines, widths
