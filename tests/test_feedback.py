@@ -212,3 +212,16 @@ def test_no_findings_or_no_rows(tmp_path, empty):
     wb = openpyxl.load_workbook(tmp_path / "fb.xlsx")
     assert wb[FINDINGS_SHEET].max_row == 1
     assert _marked(wb.worksheets[1]) == {}
+
+
+def test_a_table_longer_than_a_sheet_goes_on_in_further_sheets(tmp_path, monkeypatch):
+    monkeypatch.setattr(feedback, "SHEET_DATA_ROWS", 2)
+    table = _table()  # rows 5, 6 and 8
+    write_feedback(tmp_path / "f.xlsx", AGENCY, [table], to_frame([_finding(row=8, field="quantity")]))
+    wb = openpyxl.load_workbook(tmp_path / "f.xlsx")
+    first, second = (wb[name] for name in wb.sheetnames[1:])
+    assert wb.sheetnames[1:] == [first.title, f"{first.title} (2)"]
+    rows = [[c.value for c in row] for sheet in (first, second) for row in sheet.iter_rows()]
+    assert [r[0] for r in rows] == [ROW_COLUMN, 5, 6, ROW_COLUMN, 8]  # every row once, each part headed
+    assert [r[1] for r in rows if r[0] != ROW_COLUMN] == ["E-1", "E-2", "E-3"]
+    assert not _marked(first) and list(_marked(second)) == ["D2"]  # the finding on row 8, in the part holding it

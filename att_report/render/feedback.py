@@ -16,6 +16,8 @@ deterministically via xlsxio.save_xlsxwriter.
 
 from __future__ import annotations
 
+import dataclasses
+
 import io
 import re
 import zipfile
@@ -49,6 +51,29 @@ _FORMULA_START = ("=", "+", "-", "@", "#")
 
 
 # --- pure helpers (tested directly) ------------------------------------------
+
+#: data rows a sheet holds: Excel's 1,048,576 rows, less the header
+SHEET_DATA_ROWS = 1_048_575
+
+
+def sheet_parts(tables: list[RawTable]) -> list[RawTable]:
+    """The tables as sheets: one longer than a sheet holds (a csv can be) goes on in further sheets.
+
+    Each part keeps its rows' Excel rows (csv lines) and the table's header;
+    `sheet_names` then names the parts '<name>', '<name> (2)', ...
+    """
+    parts = []
+    for table in tables:
+        n = len(table.data)
+        if n <= SHEET_DATA_ROWS:
+            parts.append(table)
+            continue
+        for lo in range(0, n, SHEET_DATA_ROWS):
+            hi = min(lo + SHEET_DATA_ROWS, n)
+            parts.append(dataclasses.replace(table, data=table.data.iloc[lo:hi].reset_index(drop=True),
+                                             excel_rows=list(table.excel_rows[lo:hi])))
+    return parts
+
 
 def sheet_names(tables: list[RawTable]) -> list[str]:
     """A valid, unique Excel sheet name per table: '<file stem> - <sheet>'."""
@@ -402,6 +427,7 @@ def write_feedback(path: Path, agency: str, tables: list[RawTable], findings: pd
         mine = pd.DataFrame({name: pd.Series(dtype=object) for name in LOG_FIELDS})
     else:
         mine = sort_frame(findings[findings["agency"].astype(str) == agency].reset_index(drop=True))
+    tables = sheet_parts(tables)
     names = sheet_names(tables)
     prepared = [_prepare(t, cell_marks(t, mine)) for t in tables]
     # XlsxWriter numbers sheet files in the order sheets are added: Findings is sheet1
