@@ -248,13 +248,17 @@ def reconcile(records: pd.DataFrame, config, decisions: Decisions | None = None,
 def unresolved_so_far(intake_findings: pd.DataFrame | None, result: ReconcileResult,
                       decisions: Decisions | None) -> int:
     """`unresolved_errors` of what `finalize_findings` would give, without its sort (a second of 1M findings)."""
-    every = fnd.concat([intake_findings if intake_findings is not None else fnd.empty_frame(), result.findings])
-    return unresolved_errors(apply_decisions(every, decisions)[0])
+    return unresolved_errors(_decided(intake_findings, result, decisions)[0])
 
 
 def finalize_findings(intake_findings: pd.DataFrame | None, result: ReconcileResult,
                       decisions: Decisions | None) -> pd.DataFrame:
     """All findings for the log: intake + reconciliation, decisions filled, stale decisions added, sorted."""
+    return fnd.sort_frame(fnd.concat(_decided(intake_findings, result, decisions)))
+
+
+def _decided(intake_findings: pd.DataFrame | None, result: ReconcileResult,
+             decisions: Decisions | None) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(intake + reconciliation findings with their decisions, stale-decision warnings)."""
     every = fnd.concat([intake_findings if intake_findings is not None else fnd.empty_frame(), result.findings])
-    every, stale = apply_decisions(every, decisions)
-    return fnd.sort_frame(fnd.concat([every, stale]))
+    return apply_decisions(every, decisions)
