@@ -318,10 +318,10 @@ def _parse_csv(text: str, delimiter: str):
     """Parse csv text into a grid of strings, each record's line, and field counts.
 
     Fast path (no quote characters at all): pandas' C parser, with field
-    counts from counting separators per line. With quotes, the C parser too
-    when every record is one line (`_parse_quoted_csv`); otherwise the csv
-    module, which knows where each record starts when a quoted field spans
-    lines. Returns (grid, lines, widths) with widths = [(line, fields, has_text)].
+    counts from counting separators per line. With quotes, the C parser too,
+    each record's first line counted from the line breaks in its values
+    (`_parse_quoted_csv`); the csv module where that could differ. Returns
+    (grid, lines, widths) with widths = [(line, fields, has_text)].
     """
     import csv
 
@@ -370,6 +370,8 @@ def _parse_csv_records(text: str, delimiter: str):
     return grid, np.asarray(lines), widths
 
 
+#: a line break as the csv module counts lines (io.StringIO with newline="")
+_LINE_BREAK = "\r\n|\r|\n"
 #: the characters Python's str.isspace() (and so str.strip()) takes for white space
 PY_WHITESPACE = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
                  "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
@@ -380,12 +382,13 @@ def _parse_quoted_csv(text: str, delimiter: str):
 
     The csv module builds a Python object per field: ~9 s for a 500k-row
     customs export whose descriptions are quoted, against ~2 s here (issue 7).
-    The C parser gives the same values when every record is one physical line;
-    None (the caller then uses the csv module) when the record and line
-    counts differ (a quoted field spanning lines, a lone quote, a bare carriage
-    return), a record has more fields than the first, or the text holds a NUL.
-    Field counts: the delimiters outside quoted fields, per line (RE2, without
-    the GIL); a line is blank when every field is white space to str.strip().
+    Both give the same values; each record's first line comes from the line
+    breaks inside its values (the csv module counts \r\n, \r and \n alike),
+    checked against the text's line count. None (the caller then uses the csv
+    module) when that check fails (e.g. a lone quote), a record has more fields
+    than the first, or the text holds a NUL. Field counts: the delimiters
+    outside quoted fields, per record (RE2, without the GIL); a record is blank
+    when every field is white space to str.strip().
     """
     import csv
 
@@ -400,11 +403,26 @@ def _parse_quoted_csv(text: str, delimiter: str):
                            doublequote=True)
     except (pd.errors.ParserError, ValueError):
         return None
-    physical = text.split("\n")
-    if text.endswith("\n"):
-        physical.pop()
-    if len(grid) != len(physical):
-        return None
+    # each record's first line: the csv module counts a line at each \r\n, \r or \n, those inside
+    # quoted fields too (they stay in the values)
+    bare_cr = text.count("\r") != text.count("\r\n")
+    physical = re.split(_LINE_BREAK, text) if bare_cr else text.split("\n")  # (a \r\n's \r: trimmed below)
+    if physical and physical[-1] == "":
+        physical.pop()  # the text ends with a line break
+    inside = np.zeros(len(grid), dtype=np.int64)
+    if len(physical) != len(grid):  # a record spans lines: count the breaks in its values
+        for name in grid.columns:
+            values = pa.array(grid[name].array)
+            found = pc.count_substring_regex(values, _LINE_BREAK) if bare_cr else pc.count_substring(values, "\n")
+            inside += np.asarray(pc.fill_null(found, 0), dtype=np.int64)
+        if int(inside.sum()) + len(grid) != len(physical):
+            return None
+    starts = np.concatenate([[1], 1 + np.cumsum(inside + 1)[:-1]]) if len(grid) else np.zeros(0, dtype=np.int64)
+    if inside.any():  # a record's text is its lines, joined (only delimiters and quotes are counted in it)
+        texts = [physical[i] for i in (starts - 1).tolist()]
+        for k in np.flatnonzero(inside).tolist():
+            texts[k] = "\n".join(physical[starts[k] - 1: starts[k] + inside[k]])
+        physical = texts
     lines_text = pc.utf8_rtrim(pa.array(physical, type=pa.large_string()), characters="\r")
     del physical
     sep = re.escape(delimiter)
@@ -425,9 +443,8 @@ def _parse_quoted_csv(text: str, delimiter: str):
             values = pa.array(grid[name].array).take(pa.array(maybe))
             only_space = pc.fill_null(pc.match_substring_regex(values, f"^[{space}]*$"), True)
             blank[maybe] &= np.asarray(only_space, dtype=bool)
-    lines = np.arange(1, len(grid) + 1)
-    widths = list(zip(lines.tolist(), counts.tolist(), (~blank).tolist()))
-    return grid.replace("", None), lines, widths
+    widths = list(zip(starts.tolist(), counts.tolist(), (~blank).tolist()))
+    return grid.replace("", None), starts, widths
 
 
 # --- shared: header detection and table building -----------------------------
