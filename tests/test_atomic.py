@@ -72,8 +72,11 @@ def test_stale_staging_from_a_killed_run_is_cleaned(tmp_path):
 
 
 SCRIPT = textwrap.dedent("""
-    import sys, time
+    import signal, sys, time
     from pathlib import Path
+    # Ctrl-C as a terminal delivers it: a shell starts background jobs with SIGINT ignored, which the
+    # child would inherit when the test suite itself runs in the background
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     from att_report.render.atomic import atomic_outputs
     out = Path(sys.argv[1])
     with atomic_outputs(out) as stage:
