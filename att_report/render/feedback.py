@@ -17,7 +17,6 @@ deterministically via xlsxio.save_xlsxwriter.
 from __future__ import annotations
 
 import dataclasses
-
 import io
 import re
 import zipfile
@@ -59,7 +58,8 @@ SHEET_DATA_ROWS = 1_048_575
 def sheet_parts(tables: list[RawTable]) -> list[RawTable]:
     """The tables as sheets: one longer than a sheet holds (a csv can be) goes on in further sheets.
 
-    Each part keeps its rows' Excel rows (csv lines) and the table's header;
+    Each part keeps its rows' Excel rows (csv lines) and the table's header
+    (the rest of the table is as it was: the feedback reads only these);
     `sheet_names` then names the parts '<name>', '<name> (2)', ...
     """
     parts = []
