@@ -189,6 +189,39 @@ def test_an_expanding_ods_is_read_by_the_worker_with_the_same_result(tmp_path, m
     assert contained.records["src_row"].tolist() == here.records["src_row"].tolist()
 
 
+
+def _table_prefix_renamed(content: bytes) -> bytes:
+    """The table namespace bound to `t:` instead of `table:` (legal XML, never written by an office suite)."""
+    text = content.decode()
+    for old, new in (("xmlns:table=", "xmlns:t="), ("<table:", "<t:"), ("</table:", "</t:"), (" table:", " t:")):
+        text = text.replace(old, new)
+    return text.encode()
+
+
+def test_a_table_namespace_under_another_prefix_is_seen_by_neither_the_scan_nor_the_reader(tmp_path):
+    """The scan looks for `table:` names, as the reader (calamine) does: a sheet spelled otherwise is no
+    sheet to either, so its repeats are never expanded and the file gets a plain finding, not a crash.
+    Should the reader ever resolve namespaces, this test fails first: the scan must then follow."""
+    from python_calamine import CalamineWorkbook
+
+    bomb = ('<table:table-row table:number-rows-repeated="1048000">'
+            '<table:table-cell office:value-type="string" table:number-columns-repeated="1024">'
+            "<text:p>X</text:p></table:table-cell></table:table-row>")
+    tables = [("Transfers", row(HEADER) + row(data(1)) + bomb, False)]
+    path = write_ods(tmp_path / "renamed.ods", tables, mangle=_table_prefix_renamed)
+    assert b"<t:table-row" in zipfile.ZipFile(path).read("content.xml")
+    assert CalamineWorkbook.from_path(str(path)).sheet_names == []
+    assert safety.preflight(path, Limits()).sheets == {}
+
+    write_workspace(tmp_path / "ws")
+    toml = tmp_path / "ws" / "att-report.toml"
+    toml.write_text(toml.read_text().replace('"inputs/customs/*.xlsx"', '"inputs/customs/*.ods"'))
+    write_ods(tmp_path / "ws" / "inputs" / "customs" / "t.ods", tables, mangle=_table_prefix_renamed)
+    result = intake(tmp_path / "ws")
+    found = result.findings[result.findings["file"] == "inputs/customs/t.ods"]
+    assert found["code"].tolist() == ["no-header-found"]
+    assert not (result.records["src_file"] == "inputs/customs/t.ods").any()
+
 def _scan_peak(tmp_path: Path, n: int, monkeypatch) -> int:
     import tracemalloc
 
