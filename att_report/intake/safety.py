@@ -947,6 +947,8 @@ def _sheet_notes(scan: SheetScan, result: Preflight, agency: str, rel_file: str,
 # --- OpenDocument sheets: hidden sheets and rows, merged, error and formula cells ----------
 # Regexes over the bytes of content.xml, row by row, with the prefixes LibreOffice writes (and
 # fastexcel's ODS reader understands): a streaming XML parser costs ~10 us a cell in Python.
+# The reader matches the same literal names, so a sheet spelled with other prefixes is no sheet
+# to either (tests/hostile/test_ods_scan.py).
 
 _ODS_ROW = re.compile(rb"<table:table-row(?=[\s/>])([^>]*?)(/?)>")
 _ODS_ROW_END = b"</table:table-row>"
