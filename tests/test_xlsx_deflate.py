@@ -39,3 +39,22 @@ def test_same_workbook_same_bytes(tmp_path):
     xlsxio.save_xlsxwriter(_build, tmp_path / "a.xlsx")
     xlsxio.save_xlsxwriter(_build, tmp_path / "b.xlsx")
     assert (tmp_path / "a.xlsx").read_bytes() == (tmp_path / "b.xlsx").read_bytes()
+
+
+def test_other_xlsxwriter_workbooks_keep_their_own_level(tmp_path):
+    """The level is ours only: a workbook XlsxWriter writes for anyone else afterwards (pandas'
+    to_excel, the benchmark's generator) is deflated at zlib's default, as before any of ours."""
+    import xlsxwriter
+
+    def plain(path):
+        wb = xlsxwriter.Workbook(str(path))
+        _build(wb)
+        wb.close()
+        with zipfile.ZipFile(path) as z:
+            info = z.getinfo("xl/worksheets/sheet1.xml")
+            return info.compress_size, _deflated(z.read(info), 6)
+
+    before = plain(tmp_path / "before.xlsx")
+    xlsxio.save_xlsxwriter(_build, tmp_path / "ours.xlsx")
+    after = plain(tmp_path / "after.xlsx")
+    assert before[0] == before[1] and after == before

@@ -14,7 +14,9 @@ import datetime as dt
 import io
 import re
 import struct
+import threading
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import pandas as pd
@@ -386,11 +388,7 @@ def save_xlsxwriter(build, path: Path | str) -> None:
     constant_memory, strings_to_formulas/urls off, fixed document times.
     """
     import xlsxwriter
-    import xlsxwriter.workbook
 
-    # XlsxWriter has no option for the level; its workbook module names the ZipFile class it uses
-    # (held to 3.3.x in pyproject.toml; tests/test_xlsx_deflate.py checks the level is applied)
-    xlsxwriter.workbook.ZipFile = _LevelledZipFile
     buffer = io.BytesIO()
     wb = xlsxwriter.Workbook(
         buffer,
@@ -408,8 +406,32 @@ def save_xlsxwriter(build, path: Path | str) -> None:
     except BaseException:
         _drop_row_files(wb)
         raise
-    wb.close()
+    with _deflate_level():
+        wb.close()  # XlsxWriter makes its zip file here
     Path(path).write_bytes(normalise_zip(buffer.getvalue()))
+
+
+_ZIP_CLASS_LOCK = threading.Lock()
+
+
+@contextmanager
+def _deflate_level():
+    """XlsxWriter's zip file at DEFLATE_LEVEL while this is open, its own class again afterwards.
+
+    XlsxWriter has no option for the level; its workbook module names the ZipFile class it uses
+    (held to 3.3.x in pyproject.toml; tests/test_xlsx_deflate.py checks the level is applied).
+    The class is put back so that other XlsxWriter users in the process (pandas' to_excel, a
+    caller's own workbooks) keep zlib's default.
+    """
+    import xlsxwriter.workbook
+
+    with _ZIP_CLASS_LOCK:
+        own = xlsxwriter.workbook.ZipFile
+        xlsxwriter.workbook.ZipFile = _LevelledZipFile
+        try:
+            yield
+        finally:
+            xlsxwriter.workbook.ZipFile = own
 
 
 def _drop_row_files(wb) -> None:
