@@ -591,8 +591,11 @@ IM = "import"
 def _workbook(path: Path):
     import xlsxwriter
 
-    return xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
-                                           "strings_to_urls": False, "strings_to_numbers": False})
+    wb = xlsxwriter.Workbook(str(path), {"constant_memory": True, "strings_to_formulas": False,
+                                         "strings_to_urls": False, "strings_to_numbers": False})
+    # a fixed creation time (XlsxWriter's default is now): the same seed gives the same bytes
+    wb.set_properties({"created": dt.datetime(YEAR + 1, 1, 15, 9, 0, 0)})
+    return wb
 
 
 def _write_customs(path: Path, cust: pd.DataFrame) -> None:
