@@ -141,6 +141,9 @@ def run_intake(config: Config, progress: Progress | None = None, *, keep_tables:
                                   early=early)
     tables = [t for r in reads for t in r.tables]
     file_findings += [f for r in reads for f in r.findings]
+    if progress:
+        rows = sum(r.info.rows_read for r in reads)
+        progress("read", f"done: {rows:,} rows from {len(reads)} file(s); {len(file_findings):,} findings so far")
     from att_report.normalise.canonical import normalise, raw_frame
     from att_report.validate import validate_records
 
@@ -152,6 +155,10 @@ def run_intake(config: Config, progress: Progress | None = None, *, keep_tables:
         # the raw text and parse statuses served the intake rules; later stages need only the contract
         records = records[list(RECORD_COLUMNS)]
     findings = fnd.concat([fnd.to_frame(file_findings), findings])
+    if progress:
+        valid = int(records["valid"].sum())
+        progress("validate", f"done: {valid:,} valid, {len(records) - valid:,} invalid rows; "
+                             f"{len(findings):,} findings so far")
     findings = fnd.sort_frame(fnd.cap_per_file_and_code(findings, config.limits.max_findings_per_code))
     files = [r.info for r in reads]
     return IntakeResult(records=records, findings=findings, files=files, tables=tables if keep_tables else [],
@@ -402,6 +409,8 @@ def _reconcile_to_render(config: Config, out_dir: Path, progress: Progress | Non
     with _timed(timings, "reconcile", progress, cpu):
         rec = reconcile(intake.records, config, decisions, intake_findings=intake.findings)
         draft = unresolved_so_far(intake.findings, rec, decisions) > 0
+    if progress:
+        progress("reconcile", f"done: {len(intake.findings) + len(rec.findings):,} findings so far")
     with _timed(timings, "compile", progress, cpu):
         compiled = compile_report(rec.records, config, draft=draft)
         findings = finalize_findings(fnd.concat([intake.findings, compiled.findings]), rec, decisions)
@@ -418,6 +427,10 @@ def _reconcile_to_render(config: Config, out_dir: Path, progress: Progress | Non
         if unresolved and not model.cover.draft:
             # an error found after compile (e.g. its own) still makes the report a draft
             model = dataclasses.replace(model, cover=dataclasses.replace(model.cover, draft=True))
+    if progress:
+        lines = model.exports.line_count + model.imports.line_count
+        progress("compile", f"done: {lines:,} report lines; {len(findings):,} findings listed, "
+                            f"{int(unresolved):,} unresolved error(s)")
     outputs: list[Path] = []
     with _timed(timings, "render", progress, cpu):
         with atomic_outputs(out_dir) as staging:
