@@ -90,6 +90,28 @@ def test_check_notices_a_missing_problem(tmp_path, built):
     assert manifest["totals"]["rows_read"] == sum(expected["rows_read"].values())
 
 
+def test_runner_measures_floor_and_build_and_writes_the_table_and_json(tmp_path, built):
+    """bench/run.py as a user runs it: one round, no openpyxl; the JSON has what the issue asks for."""
+    import shutil
+    import subprocess
+
+    ws, expected, _ = built
+    copy = tmp_path / "ws"
+    shutil.copytree(ws, copy, ignore=shutil.ignore_patterns("out", "out_*"))
+    target = tmp_path / "r.json"
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), str(copy), "--runs", "1", "--openpyxl-runs", "0",
+                           "--json", str(target)], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "build / floor" in proc.stdout and f"planted problems found: {len(expected['planted'])}/" in proc.stdout
+    data = json.loads(target.read_text(encoding="utf-8"))
+    floor, build = data["summary"]["floor"], data["summary"]["build"]
+    assert floor["wall_s"] > 0 and build["wall_s"] > 0 and floor["peak_rss_mb"] > 0 and build["peak_rss_mb"] > 0
+    assert build["ratio_to_floor"] == pytest.approx(build["wall_s"] / floor["wall_s"], rel=1e-6)
+    assert set(build["stages_s"]) == {"read", "normalise", "validate", "reconcile", "compile", "render"}
+    assert data["check"]["ok"] and data["check"]["planted_found"] == data["check"]["planted"]
+    assert data["cores"] >= 1 and data["rows"] == expected["rows"]
+
+
 # --- the plants cannot collide (no build: the rows as generated, read as the rules read them) ----
 
 _KEY = ["flow", "licence", "date", "qty"]
