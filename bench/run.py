@@ -245,7 +245,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("workspace", type=Path)
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--openpyxl-runs", type=int, default=1, help="builds with openpyxl as the reader (0: skip)")
-    ap.add_argument("--json", type=Path, help="write the results here")
+    ap.add_argument("--json", type=Path, help="write the results here (default: WORKSPACE/bench.json)")
     args = ap.parse_args(argv)
     ws = args.workspace.resolve()
     if not (ws / "expected.json").is_file():
@@ -269,13 +269,14 @@ def main(argv: list[str] | None = None) -> int:
     if samples["openpyxl"]:
         summary["openpyxl"]["same_findings"] = _same_log(out_dir, ws / "out_openpyxl")
     print(format_table(ws, summary, check))
-    if args.json:
-        expected = json.loads((ws / "expected.json").read_text(encoding="utf-8"))
-        result = {"workspace": str(ws), "rows": expected["rows"], "rows_read": expected["rows_read"],
-                  "cores": os.cpu_count(), "python": sys.version.split()[0], "summary": summary, "check": check,
-                  "samples": samples}
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    expected = json.loads((ws / "expected.json").read_text(encoding="utf-8"))
+    result = {"workspace": str(ws), "rows": expected["rows"], "rows_read": expected["rows_read"],
+              "cores": os.cpu_count(), "python": sys.version.split()[0], "summary": summary, "check": check,
+              "samples": samples}
+    target = args.json or ws / "bench.json"
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    print(f"results: {target}")
     return 0 if check["ok"] else 1
 
 

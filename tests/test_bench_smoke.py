@@ -98,10 +98,11 @@ def test_runner_measures_floor_and_build_and_writes_the_table_and_json(tmp_path,
     ws, expected, _ = built
     copy = tmp_path / "ws"
     shutil.copytree(ws, copy, ignore=shutil.ignore_patterns("out", "out_*"))
-    target = tmp_path / "r.json"
-    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), str(copy), "--runs", "1", "--openpyxl-runs", "0",
-                           "--json", str(target)], capture_output=True, text=True, timeout=600)
+    proc = subprocess.run([sys.executable, str(BENCH / "run.py"), str(copy), "--runs", "1", "--openpyxl-runs", "0"],
+                          capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+    target = copy / "bench.json"  # the JSON's place when --json does not name one
+    assert f"results: {target}" in proc.stdout
     assert "build / floor" in proc.stdout and f"planted problems found: {len(expected['planted'])}/" in proc.stdout
     data = json.loads(target.read_text(encoding="utf-8"))
     floor, build = data["summary"]["floor"], data["summary"]["build"]
