@@ -43,20 +43,28 @@ def _facts(read) -> dict:
     }
 
 
-def _contained(func, path: Path, spill: Path, profile: Profile | None):
-    """`func`'s read in a contained worker (the corpus holds files that crash a reader)."""
-    from att_report.intake.safety import ReaderCrashed, run_contained
+def _start(func, path: Path, spill: Path, profile: Profile | None):
+    """`func`'s read started in a contained worker (the corpus holds files that crash a reader)."""
+    from att_report.intake.safety import start_contained
 
     spill.mkdir(parents=True, exist_ok=True)
+    return start_contained(func, path, _agency(), path.name, spill, profile=profile, kind="xlsx")
+
+
+def _finish(job):
+    from att_report.intake.safety import ReaderCrashed
+
     try:
-        return _facts(run_contained(func, path, _agency(), path.name, spill, profile=profile, kind="xlsx"))
+        return _facts(job.result())
     except ReaderCrashed:
         return "crashed"
 
 
 def _both(path: Path, tmp_path: Path, profile: Profile | None = None):
-    return (_contained(untrusted.read_for_transfer, path, tmp_path / "a", profile),
-            _contained(early.read_workbook_early, path, tmp_path / "b", profile))
+    """(plain read, early read) of `path`, each in its own worker, both at once."""
+    jobs = (_start(untrusted.read_for_transfer, path, tmp_path / "a", profile),
+            _start(early.read_workbook_early, path, tmp_path / "b", profile))
+    return tuple(_finish(job) for job in jobs)
 
 
 def test_the_early_read_equals_the_plain_read_on_every_workbook(corpus, tmp_path):
