@@ -134,7 +134,8 @@ def run_intake(config: Config, progress: Progress | None = None, *, keep_tables:
 
         def done(rel: str, read: FileRead) -> None:
             if progress:
-                progress("read", f"{rel}: {read.info.rows_read} rows, {len(read.findings)} file findings")
+                n = len(read.findings)
+                progress("read", f"{rel}: {read.info.rows_read:,} rows, {n:,} file finding{'' if n == 1 else 's'}")
 
         reads = read_agency_files(jobs, profiles, config, done,
                                   while_waiting=lambda reading: warm_later_stages(config, profiles, reading),

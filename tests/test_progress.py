@@ -57,7 +57,7 @@ def test_a_terminal_shows_each_stage_and_each_file_with_rows_and_findings_so_far
                for s in stages]
     assert None not in started and started == sorted(started), lines  # every stage, in order
     # per file: its rows and its findings
-    per_file = [line for line in lines if re.match(r"\d+\.\ds read inputs/\S+: \d+ rows, \d+ file findings", line)]
+    per_file = [line for line in lines if re.match(r"\d+\.\ds read inputs/\S+: [\d,]+ rows, \d+ file findings?$", line)]
     assert len(per_file) == len(list(workspace.glob("inputs/**/*.*"))) >= 1, lines
     assert any(re.search(r"read done: 3 rows from \d+ file\(s\); \d+ findings so far", line) for line in lines)
     validate = next(line for line in lines if "validate done:" in line)
