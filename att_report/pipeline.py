@@ -144,7 +144,7 @@ def run_intake(config: Config, progress: Progress | None = None, *, keep_tables:
     file_findings += [f for r in reads for f in r.findings]
     if progress:
         rows = sum(r.info.rows_read for r in reads)
-        progress("read", f"done: {rows:,} rows from {len(reads)} file(s); {len(file_findings):,} findings so far")
+        progress("read", f"done: {rows:,} rows from {len(reads)} file(s); findings so far: {len(file_findings):,}")
     from att_report.normalise.canonical import normalise, raw_frame
     from att_report.validate import validate_records
 
@@ -159,7 +159,7 @@ def run_intake(config: Config, progress: Progress | None = None, *, keep_tables:
     if progress:
         valid = int(records["valid"].sum())
         progress("validate", f"done: {valid:,} valid, {len(records) - valid:,} invalid rows; "
-                             f"{len(findings):,} findings so far")
+                             f"findings so far: {len(findings):,}")
     findings = fnd.sort_frame(fnd.cap_per_file_and_code(findings, config.limits.max_findings_per_code))
     files = [r.info for r in reads]
     return IntakeResult(records=records, findings=findings, files=files, tables=tables if keep_tables else [],
@@ -411,7 +411,7 @@ def _reconcile_to_render(config: Config, out_dir: Path, progress: Progress | Non
         rec = reconcile(intake.records, config, decisions, intake_findings=intake.findings)
         draft = unresolved_so_far(intake.findings, rec, decisions) > 0
     if progress:
-        progress("reconcile", f"done: {len(intake.findings) + len(rec.findings):,} findings so far")
+        progress("reconcile", f"done; findings so far: {len(intake.findings) + len(rec.findings):,}")
     with _timed(timings, "compile", progress, cpu):
         compiled = compile_report(rec.records, config, draft=draft)
         findings = finalize_findings(fnd.concat([intake.findings, compiled.findings]), rec, decisions)
