@@ -118,3 +118,36 @@ def test_sample_discrepancy_log_matches_golden(sample_copy, tmp_path):
         golden.parent.mkdir(parents=True, exist_ok=True)
         golden.write_text(got, encoding="utf-8")
     assert got == golden.read_text(encoding="utf-8")
+
+
+def test_a_workspace_without_any_input_file_builds_a_nil_report(tmp_path):
+    """No agency delivered a file (or a State with nothing to report): a report with no lines, a
+    warning per agency, and the accounting of zero rows, never an internal error."""
+    import openpyxl
+
+    ws = write_workspace(tmp_path / "ws")  # configuration only: no file in inputs/
+    result = runner.invoke(app, ["build", str(ws), "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert "Internal error" not in result.output
+    manifest = json.loads((ws / "out" / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["totals"]["rows_read"] == 0 and manifest["inputs"] == []
+    log = (ws / "out" / "discrepancy_log_2024.csv").read_text(encoding="utf-8-sig")
+    assert ",no-files," in log
+    report = next((ws / "out").glob("ATT_annual_report_*.xlsx"))
+    assert openpyxl.load_workbook(report, read_only=True).sheetnames  # a workbook that opens
+
+
+def test_row_positions_of_no_rows_are_integers():
+    import numpy as np
+    import pandas as pd
+
+    from att_report.reconcile.common import row_positions
+
+    find = row_positions(pd.DataFrame({"row_uid": pd.Series([], dtype="int64")}))
+    found = find(pd.Series([], dtype="float64"))
+    assert found.dtype == np.int64 and len(found) == 0
+    np.arange(3)[found]  # usable as indices
+    with pytest.raises(KeyError):
+        find([0])
+    fallback = row_positions(pd.DataFrame({"row_uid": [10**9, 5]}))  # uids too sparse for the lookup array
+    assert fallback([5, 10**9]).tolist() == [1, 0] and fallback([5]).dtype == np.int64

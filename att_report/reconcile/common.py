@@ -109,8 +109,15 @@ def row_positions(frame: pd.DataFrame):
                     raise KeyError(k[~(ok & (out >= 0))][:5].tolist())
                 return out
             return find
-    pos = pd.Series(range(n), index=uids)
-    return lambda keys: pos.loc[keys].to_numpy()
+    if n == 0:  # a workspace with no rows: nothing to find, and positions stay integers
+        def nowhere(keys) -> np.ndarray:
+            k = np.asarray(keys)
+            if len(k):
+                raise KeyError(k[:5].tolist())
+            return np.empty(0, dtype="int64")
+        return nowhere
+    pos = pd.Series(np.arange(n, dtype="int64"), index=uids)
+    return lambda keys: pos.loc[keys].to_numpy(dtype="int64")
 
 
 def dense_codes(key: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
