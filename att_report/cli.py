@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import shlex
 import sys
 import time
 from contextlib import contextmanager
@@ -76,8 +77,10 @@ def _run(func) -> None:
             raise typer.Exit(EXIT_CANNOT_RUN)
         if _DEBUG["on"]:
             raise
+        command = shlex.join(["att-report", "--debug", *sys.argv[1:]]) if "--debug" not in sys.argv else None
         err.print(f"Internal error: {type(exc).__name__}: {exc}\n"
-                  "This is a bug in att-report, not in your data. Run again with --debug and report it.",
+                  "This is a bug in att-report, not in your data. "
+                  + (f"Run it again as `{command}` and report what it shows." if command else "Please report it."),
                   style="bold red")
         raise typer.Exit(EXIT_CANNOT_RUN)
     raise typer.Exit(code)

@@ -179,3 +179,28 @@ def test_the_allocators_are_tuned_before_pyarrow_loads_and_not_in_the_workers(tm
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     expected_tuned = sys.platform.startswith("linux") and platform.libc_ver()[0] == "glibc"
     assert out.stdout.strip().splitlines()[-1] == f"{{'pyarrow': False, 'tuned': {expected_tuned}}} None"
+
+
+def _broken_build(ws: Path, *args: str) -> subprocess.CompletedProcess:
+    """`att-report build WS ARGS` with a bug planted in the pipeline (an internal error)."""
+    code = ("import sys\n"
+            "import att_report.pipeline as pipeline\n"
+            "def boom(*a, **k):\n"
+            "    raise IndexError('planted bug')\n"
+            "pipeline.run_build = boom\n"
+            "from att_report import cli\n"
+            f"sys.argv = ['att-report', *{list(args)!r}[:1], 'build', {str(ws)!r}, '--quiet', *{list(args)!r}[1:]]\n"
+            "cli.main()\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=str(REPO))
+
+
+def test_an_internal_error_says_how_to_run_again_for_a_traceback(tmp_path):
+    ws = write_workspace(tmp_path / "ws", [{}])
+    proc = _broken_build(ws)
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr + proc.stdout
+    assert "Internal error: IndexError: planted bug" in proc.stderr
+    hint = f"att-report --debug build {ws} --quiet"
+    assert f"Run it again as `{hint}`" in proc.stderr
+    # the command it names is one the command line takes (--debug before the command), and shows the traceback
+    again = _broken_build(ws, "--debug")
+    assert again.returncode != 0 and "Traceback" in again.stderr and "planted bug" in again.stderr
