@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -151,3 +152,14 @@ def test_row_positions_of_no_rows_are_integers():
         find([0])
     fallback = row_positions(pd.DataFrame({"row_uid": [10**9, 5]}))  # uids too sparse for the lookup array
     assert fallback([5, 10**9]).tolist() == [1, 0] and fallback([5]).dtype == np.int64
+
+
+def test_a_date_no_report_can_hold_is_a_finding_on_its_cell(tmp_path):
+    """9999-12-31 ("no end") or a year 0200 typo: a finding naming the row and column, not an internal error."""
+    ws = write_workspace(tmp_path / "ws", [{"date": "9999-12-31"}, {"record_id": "R2", "valid_until": "0200-01-31"},
+                                           {"record_id": "R3"}])
+    result = runner.invoke(app, ["build", str(ws), "--quiet"])
+    assert result.exit_code == 1, result.output
+    log = pd.read_csv(ws / "out" / "discrepancy_log_2024.csv", encoding="utf-8-sig", dtype=str).fillna("")
+    far = log[log["message"].str.contains("cannot be right")]
+    assert sorted(zip(far["row"], far["field"])) == [("2", "date"), ("3", "valid_until")], log.to_string()

@@ -79,6 +79,8 @@ def test_load_with_comments_blank_lines_and_overrides(tmp_path):
     ("F-0123456789ab,accept,partner_state=DEU,why\n", "override"),
     ("12345,accept,,why\n", "finding id"),
     ("F-0123456789ab,accept,,why,me,2025-13-01\n", "YYYY-MM-DD"),
+    ("F-0123456789ab,override,date=9999-12-31,no end date\n", "cannot be right"),
+    ("F-0123456789ab,override,valid_until=1066-10-14,why\n", "cannot be right"),
     ("F-0123456789ab,accept,,why\nF-0123456789ab,exclude,,again\n", "already decided"),
 ])
 def test_malformed_line_is_a_config_error_naming_the_line(tmp_path, line, fragment):

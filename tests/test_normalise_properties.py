@@ -76,3 +76,21 @@ def test_licence_key_idempotent(values):
     once = licence_key(s)
     assert len(once) == len(s)
     assert licence_key(once).equals(once)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.dates(min_value=dt.date(1, 1, 1), max_value=dt.date(9999, 12, 31)), min_size=1, max_size=20),
+       st.sampled_from(["%Y-%m-%d", "%Y-%m-%d 00:00:00", "%d/%m/%Y", "%d %B %Y"]))
+def test_any_year_is_a_date_or_a_finding_never_an_error(dates, fmt):
+    """A date a datetime64[ns] column cannot hold (before 1677-09-22, after 2262-04-11: e.g. 9999-12-31
+    for "no end") is invalid with a reason; every other date parses to itself."""
+    from att_report.normalise.dates import FIRST_DAY, LAST_DAY
+
+    text = [f"{d.day:02d}/{d.month:02d}/{d.year:04d}" if fmt == "%d/%m/%Y" else
+            f"{d.day} {d.strftime('%B')} {d.year:04d}" if fmt == "%d %B %Y" else
+            f"{d.year:04d}-{d.month:02d}-{d.day:02d}" + fmt[8:] for d in dates]
+    parsed = parse_dates(pd.Series(text, dtype="string"), "DMY")
+    held = [FIRST_DAY <= d <= LAST_DAY for d in dates]
+    assert parsed["status"].tolist() == ["ok" if h else "invalid" for h in held]
+    assert [d.date() for d, h in zip(parsed["date"], held) if h] == [d for d, h in zip(dates, held) if h]
+    assert all("cannot be right" in why for why, h in zip(parsed["detail"], held) if not h)

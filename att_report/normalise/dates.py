@@ -20,6 +20,8 @@ from att_report.normalise.text import ascii_digits
 from att_report.normalise.unique import per_unique
 
 OK, BLANK, INVALID, AMBIGUOUS = "ok", "blank", "invalid", "ambiguous"
+#: the days a date column (datetime64[ns]) can hold: 1677-09-22 to 2262-04-11
+FIRST_DAY, LAST_DAY = pd.Timestamp.min.ceil("D").date(), pd.Timestamp.max.floor("D").date()
 
 _EXCEL_EPOCH = dt.date(1899, 12, 30)
 _MIN_SERIAL, _MAX_SERIAL = 1, 2_958_465  # 1900-01-01 .. 9999-12-31
@@ -101,6 +103,14 @@ def parse_date_text(text: str, order: str | None) -> tuple[dt.date | None, str, 
     return None, INVALID, "not a date we can read; write it as YYYY-MM-DD"
 
 
+def _within_range(parsed: tuple) -> tuple:
+    """A parsed date the date columns cannot hold (before 1677 or after 2262) is no date for a report."""
+    date = parsed[0]
+    if date is not None and not FIRST_DAY <= date <= LAST_DAY:
+        return None, INVALID, f"the year {date.year} cannot be right for a transfer; check the date"
+    return parsed
+
+
 def _why(other: dt.date | None, order: str) -> str:
     if other:
         return f"impossible as {order}; it would be valid with day and month swapped: check date_order"
@@ -123,6 +133,9 @@ def _parse_dates(series: pd.Series, order: str | None = None) -> pd.DataFrame:
     blank = text.isna() | (text == "")
     out = pd.DataFrame(index=series.index)
     iso_like = text.str.fullmatch(r"\d{4}-\d{2}-\d{2}(?: 00:00:00)?", na=False)
+    # a year outside what a date column holds (e.g. 9999-12-31, "no end") takes the slow path, which says so
+    year = pd.to_numeric(text.where(iso_like).str.slice(0, 4), errors="coerce")
+    iso_like &= year.between(FIRST_DAY.year + 1, LAST_DAY.year - 1).fillna(False).astype(bool)
     fast = pd.to_datetime(text.where(iso_like).str.slice(0, 10), format="%Y-%m-%d", errors="coerce")
     date = fast.astype("datetime64[ns]")
     status = pd.Series(pd.NA, index=series.index, dtype="string")
@@ -131,7 +144,7 @@ def _parse_dates(series: pd.Series, order: str | None = None) -> pd.DataFrame:
     rest = ~blank & fast.isna()
     if rest.any():
         uniques = text[rest].unique()
-        parsed = {u: parse_date_text(u, order) for u in uniques}
+        parsed = {u: _within_range(parse_date_text(u, order)) for u in uniques}
         sub = text[rest]
         date.loc[rest] = pd.to_datetime(sub.map(lambda u: parsed[u][0]), errors="coerce").astype("datetime64[ns]")
         status.loc[rest] = sub.map(lambda u: parsed[u][1]).astype("string")

@@ -119,10 +119,16 @@ def _convert(kind: str, raw: str, field: str, where) -> object:
             raise where(f"{field} must be authorized or actual, not {raw!r}.")
         return raw.lower()
     if kind == "date":
+        from att_report.normalise.dates import FIRST_DAY, LAST_DAY
+
         try:
-            return pd.Timestamp(dt.date.fromisoformat(raw))
+            day = dt.date.fromisoformat(raw)
         except ValueError:
             raise where(f"{field} must be a date written YYYY-MM-DD, not {raw!r}.") from None
+        if not FIRST_DAY <= day <= LAST_DAY:  # a date column cannot hold it (nor can it be a transfer's)
+            raise where(f"{field} {raw!r} cannot be right: the year must be between {FIRST_DAY.year + 1} "
+                        f"and {LAST_DAY.year - 1}.")
+        return pd.Timestamp(day)
     if kind == "country":
         from att_report.normalise.countries import resolve_country
 
