@@ -101,3 +101,16 @@ def test_decimal_comma_per_agency(tmp_path):
     write_workspace(tmp_path, [{"value": "1.234,50"}], extra='decimal = ","')
     rec = intake(tmp_path).records
     assert float(rec["value"].iloc[0]) == 1234.5
+
+
+@pytest.mark.parametrize("date, detail", [
+    ("2024-02-30", "no such day in the calendar"),
+    ("sometime in spring", "not a date we can read; write it as YYYY-MM-DD"),
+    ("03/04/2024", "day and month could be swapped; write it as YYYY-MM-DD or set date_order"),
+])
+def test_a_bad_date_says_how_to_write_it_once(tmp_path, date, detail):
+    write_workspace(tmp_path, [{"date": date}])
+    findings = intake(tmp_path).findings
+    message = findings.loc[findings["code"] == "date-invalid", "message"].iloc[0]
+    assert message.startswith(f"'{date}' in date: {detail}")
+    assert message.count("YYYY-MM-DD") == 1, message

@@ -163,8 +163,11 @@ def rule_date_invalid(records: pd.DataFrame, ctx: RuleContext) -> pd.DataFrame:
         if bad.any():
             rows = _rows(records, bad)
             detail = records.loc[bad, f"dt_{name}"].astype("string").fillna("")
+            # the way to write it, unless the detail already says so ("... write it as YYYY-MM-DD")
+            advice = detail.str.contains("YYYY-MM-DD", regex=False).map({True: ".",
+                                                                         False: ". Write the date as YYYY-MM-DD."})
             message = ("'" + _raw(records, name)[bad].astype("string").fillna("") + "' in " + name + ": " + detail
-                       + ". Write the date as YYYY-MM-DD.")
+                       + advice.astype("string"))
             out.append(emit(rows, "date-invalid", message, field=name, value=_raw(records, name)[bad]))
     return pd.concat(out, ignore_index=True) if out else emit(records.iloc[:0], "date-invalid", "")
 
