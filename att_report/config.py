@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import difflib
 import hashlib
+import math
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -338,7 +339,8 @@ def parse_config(data: dict, root: Path, sha256: str = "") -> Config:
     for code, rate in rates_raw.items():
         if not re.fullmatch(r"[A-Z]{3}", code):
             raise ConfigError(f"Key 'rates.{code}' must be an ISO 4217 currency code such as EUR.")
-        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or rate <= 0:
+        # TOML has nan and inf: neither is a rate (nan <= 0 is false, so ask for a finite positive number)
+        if isinstance(rate, bool) or not isinstance(rate, (int, float)) or not (0 < rate < math.inf):
             raise ConfigError(f"Key 'rates.{code}' must be a positive number (units of the report currency per {code}).")
         rates[code] = float(rate)
     return Config(
