@@ -201,3 +201,27 @@ def test_unresolved_so_far_counts_what_the_finalized_findings_count(tmp_path):
     d = load_decisions(write(tmp_path, HEADER + f"{first},accept,,Checked\n" + "F-00000000abcd,accept,,Stale\n"))
     res = reconcile(records(), CFG, d)
     assert unresolved_so_far(None, res, d) == unresolved_errors(finalize_findings(None, res, d)) == len(errors) - 1
+
+
+def test_a_file_excel_saved_with_semicolons_reads_as_the_same_decisions(tmp_path):
+    """Excel where the decimal sign is a comma saves "csv" with ';' between values (and a BOM, CRLF)."""
+    comma = load_decisions(write(tmp_path, HEADER + 'F-0123456789ab,override,"partner_state=DEU; quantity=12",'
+                                               '"Keyed wrong, see e-mail",J. Smith,2025-03-01\n'
+                                               "F-0123456789ac,accept,,ok,,\n"))
+    (tmp_path / "semi").mkdir()
+    semi = tmp_path / "semi" / "decisions.csv"
+    semi.write_bytes("\ufeff# saved by Excel\r\nfinding_id;decision;override;note;decided_by;date\r\n"
+                     'F-0123456789ab;override;"partner_state=DEU; quantity=12";Keyed wrong, see e-mail;'
+                     "J. Smith;2025-03-01\r\nF-0123456789ac;accept;;ok;;\r\n".encode("utf-8"))
+    by_semi = load_decisions(semi).by_id()
+    assert by_semi.keys() == comma.by_id().keys()
+    for fid, decision in comma.by_id().items():
+        other = by_semi[fid]
+        assert (other.decision, other.overrides, other.note, other.decided_by) == (
+            decision.decision, decision.overrides, decision.note, decision.decided_by)
+    assert by_semi["F-0123456789ab"].line == 3
+
+
+def test_a_note_with_semicolons_in_a_comma_file_stays_comma_separated(tmp_path):
+    d = load_decisions(write(tmp_path, HEADER + "F-0123456789ab,accept,,ok; checked; twice,,\n"))
+    assert d.by_id()["F-0123456789ab"].note == "ok; checked; twice"

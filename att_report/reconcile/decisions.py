@@ -211,6 +211,18 @@ def parse_override(text: str, where) -> tuple[tuple[str, object], ...]:
     return tuple(out)
 
 
+def _delimiter(text: str) -> str:
+    """"," as documented, or ";" for a file saved by Excel where the decimal sign is a comma.
+
+    Only a header made of known columns with ";" (and none with ",") is taken for the latter.
+    """
+    header = next((ln for ln in text.splitlines() if ln.strip()), "")
+    by_semicolon = [c.strip().strip('"').lower() for c in header.split(";")]
+    if "," not in header and len(by_semicolon) > 1 and all(c in COLUMNS for c in by_semicolon):
+        return ";"
+    return ","
+
+
 def load_decisions(path: Path | str, *, display: str | None = None) -> Decisions:
     """Read and check a decisions file; a missing file means no decisions."""
     path = Path(path)
@@ -224,7 +236,7 @@ def load_decisions(path: Path | str, *, display: str | None = None) -> Decisions
     # comment lines become blank lines, so csv line numbers stay the file's
     lines = raw.splitlines()
     cleaned = "\n".join("" if ln.lstrip().startswith("#") else ln for ln in lines)
-    reader = csv.reader(io.StringIO(cleaned))
+    reader = csv.reader(io.StringIO(cleaned), delimiter=_delimiter(cleaned))
     header = None
     header_line = 0
     entries: list[Decision] = []
