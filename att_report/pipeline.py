@@ -213,8 +213,10 @@ def warm_later_stages(config: Config, profiles: dict[str, Profile | None],
     import att_report.render.log  # noqa: F401
     import att_report.render.report_xlsx  # noqa: F401
     from att_report.coordination.procedure import warm_templates
+    from att_report.render.html import warm_summary_template
 
     warm_templates()
+    warm_summary_template()
 
 
 def _warm_compile(records: pd.DataFrame, config: Config) -> None:

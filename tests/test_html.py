@@ -80,3 +80,28 @@ def test_totals_of_a_group_without_figures_are_no_figure_not_zero():
     assert got["label"].tolist() == ["x", "y", "z"] and got["lines"].tolist() == [2, 1, 2]
     assert got["number"].tolist() == [3.0, pd.NA, pd.NA]  # V's lines have no number: none, not 0
     assert got["value"].tolist() == [pd.NA, 5.5, 1.0]
+
+
+def test_the_template_is_compiled_once_and_a_templates_folder_of_ones_own_is_used(tmp_path, monkeypatch):
+    import shutil
+
+    from att_report.paths import templates_dir
+    from att_report.render import html as html_module
+
+    compiled = []
+    real = html_module.Environment.compile
+    monkeypatch.setattr(html_module.Environment, "compile",
+                        lambda self, *a, **k: compiled.append(1) or real(self, *a, **k))
+    html_module._environment.cache_clear()
+    first, _ = render(tmp_path, name="a.html")
+    again, _ = render(tmp_path, name="b.html")
+    assert first == again and len(compiled) == 1  # the second summary reuses the compiled template
+
+    own = tmp_path / "own"
+    shutil.copytree(templates_dir(), own)
+    template = own / html_module.TEMPLATE
+    template.write_text(template.read_text(encoding="utf-8").replace("</body>", "<p>OWN TEMPLATE</p></body>"),
+                        encoding="utf-8")
+    monkeypatch.setenv("ATT_REPORT_TEMPLATES", str(own))
+    mine, _ = render(tmp_path, name="c.html")
+    assert "OWN TEMPLATE" in mine and "OWN TEMPLATE" not in first

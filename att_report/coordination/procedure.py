@@ -332,11 +332,15 @@ def _contact_parts(c: Contact) -> list[tuple[str, str]]:
     return [(label, getattr(c, key)) for key, label in labels if getattr(c, key)]
 
 
-@functools.cache
 def _environment(autoescape: bool) -> jinja2.Environment:
-    # one environment per process: Jinja keeps compiled templates (a tenth of a second each) in it
+    return _environment_for(autoescape, str(templates_dir()))
+
+
+@functools.lru_cache(maxsize=8)
+def _environment_for(autoescape: bool, folder: str) -> jinja2.Environment:
+    # one environment per templates folder: Jinja keeps compiled templates (a tenth of a second each) in it
     env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(str(templates_dir())),
+        loader=jinja2.FileSystemLoader(folder),
         autoescape=autoescape,
         undefined=jinja2.StrictUndefined,
         trim_blocks=True,
