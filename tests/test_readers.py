@@ -119,6 +119,37 @@ def test_csv_undecodable_line_is_an_error_naming_the_line(tmp_path):
     assert "\ufffd" in result.records.set_index("record_id").loc["R2", "description"]
 
 
+@pytest.mark.parametrize("codec, bom", [("utf-16-le", "\ufeff"), ("utf-16-be", "\ufeff"), ("utf-32-le", "\ufeff"),
+                                        ("utf-32-be", "\ufeff")])
+def test_csv_with_a_utf16_or_utf32_byte_order_mark_reads_as_its_utf8_twin(tmp_path, codec, bom):
+    """Excel's "Unicode Text" (.txt saved as .csv) is UTF-16 with a byte-order mark, tab-separated, CRLF:
+    the mark says how to decode it, whatever encoding the agency's setting names."""
+    write_workspace(tmp_path, extra='encoding = "cp1252"')
+    rows = [HEADER, ["R1", "export", "actual", "EL-1", "2024-03-01", "", "Côte d'Ivoire", "VIII.SA.2", "5", "10",
+                     "EUR", "Fusil à pompe ☃", "no"]]
+    text = "\r\n".join("\t".join(r) for r in rows) + "\r\n"
+    (tmp_path / "inputs/customs/a.csv").write_bytes((bom + text).encode(codec))
+    (tmp_path / "inputs/customs/b.csv").write_bytes(text.replace("R1", "R2").encode("utf-8"))
+    result = intake(tmp_path)
+    rec = result.records.set_index("record_id")
+    assert rec.loc["R1", "description"] == rec.loc["R2", "description"] == "Fusil à pompe ☃"
+    assert rec.loc["R1", "partner_state"] == "CIV" and rec.loc["R1", "src_row"] == 2 and rec.loc["R1", "valid"]
+    assert "text-undecodable" not in set(result.findings["code"])
+
+
+def test_csv_utf16_line_that_does_not_decode_is_an_error_naming_it(tmp_path):
+    write_workspace(tmp_path)
+    good = "R1,export,actual,EL-1,2024-03-01,,France,VIII.SA.2,5,10,EUR,ok,no\n"
+    bad = "R2,export,actual,EL-1,2024-03-01,,France,VIII.SA.2,5,10,EUR,x,no\n".encode("utf-16-le")
+    bad = bad.replace("x".encode("utf-16-le"), b"\x00\xd8")  # a lone high surrogate
+    raw = ("\ufeff" + ",".join(HEADER) + "\n" + good).encode("utf-16-le") + bad
+    (tmp_path / "inputs/customs/a.csv").write_bytes(raw)
+    result = intake(tmp_path)
+    hit = result.findings[result.findings["code"] == "text-undecodable"]
+    assert hit["row"].tolist() == [3] and "UTF-16" in hit["message"].iloc[0]
+    assert result.records.set_index("record_id").loc["R1", "valid"]
+
+
 def test_csv_embedded_newline_keeps_line_numbers(tmp_path):
     write_workspace(tmp_path)
     lines = [",".join(HEADER),

@@ -9,6 +9,7 @@ title or blank rows stand above or between the data.
 
 from __future__ import annotations
 
+import codecs
 import hashlib
 import io
 import re
@@ -254,7 +255,7 @@ def _rows_with_text(body: pd.DataFrame) -> np.ndarray:
 def _read_csv(path: Path, ctx: _Ctx) -> None:
     raw = path.read_bytes()
     encoding = (ctx.profile.encoding if ctx.profile and ctx.profile.encoding else None) or ctx.agency.encoding
-    text, bad_lines = _decode(raw, encoding)
+    text, bad_lines, encoding = _decode(raw, encoding)
     delimiter = _sniff_delimiter(text)
     grid, lines, widths = _parse_csv(text, delimiter)
     if grid is None:
@@ -285,16 +286,27 @@ def _read_csv(path: Path, ctx: _Ctx) -> None:
     ctx.result.tables.append(table)
 
 
-def _decode(raw: bytes, encoding: str | None) -> tuple[str, list[int]]:
+#: byte-order marks and their codecs (UTF-32's first: its little-endian mark starts with UTF-16's)
+_BOMS = ((codecs.BOM_UTF32_LE, "UTF-32"), (codecs.BOM_UTF32_BE, "UTF-32"),
+         (codecs.BOM_UTF16_LE, "UTF-16"), (codecs.BOM_UTF16_BE, "UTF-16"))
+
+
+def _decode(raw: bytes, encoding: str | None) -> tuple[str, list[int], str | None]:
     """UTF-8 (BOM or not) first, then the agency's configured encoding.
 
-    Returns the text and the line numbers whose bytes decode under neither
-    (those lines are read with U+FFFD and reported as errors, never silently).
+    A UTF-16 or UTF-32 byte-order mark says how the text is written (Excel's
+    "Unicode Text" is UTF-16) and wins over the setting. Returns the text, the
+    line numbers whose bytes do not decode (those lines are read with U+FFFD
+    and reported as errors, never silently) and the encoding they were read in.
     """
+    for bom, codec in _BOMS:
+        if raw.startswith(bom):
+            text = raw.decode(codec.lower(), errors="replace")
+            return text, [n for n, line in enumerate(text.split("\n"), start=1) if "\ufffd" in line], codec
     for candidate in ("utf-8-sig", encoding):
         if candidate:
             try:
-                return raw.decode(candidate), []
+                return raw.decode(candidate), [], encoding
             except UnicodeDecodeError:
                 pass
     codec = encoding or "utf-8"
@@ -304,7 +316,7 @@ def _decode(raw: bytes, encoding: str | None) -> tuple[str, list[int]]:
             line.decode(codec)
         except UnicodeDecodeError:
             bad.append(number)
-    return raw.decode("utf-8-sig" if codec == "utf-8" else codec, errors="replace"), bad
+    return raw.decode("utf-8-sig" if codec == "utf-8" else codec, errors="replace"), bad, encoding
 
 
 def _sniff_delimiter(text: str) -> str:

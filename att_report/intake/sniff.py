@@ -74,11 +74,13 @@ def sniff(path: Path) -> str:
 
 def _decode_sample(head: bytes) -> str | None:
     """Text of a file sample, or None for binary content."""
-    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        try:
-            return head.decode("utf-16", "ignore")
-        except UnicodeDecodeError:
-            return None
+    # a byte-order mark says how the text is written (UTF-32's little-endian mark starts with UTF-16's)
+    for boms, codec in (((codecs.BOM_UTF32_LE, codecs.BOM_UTF32_BE), "utf-32"),
+                        ((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE), "utf-16")):
+        if head.startswith(boms):
+            # the sample may end inside a character: keep whole code units
+            unit = 4 if codec == "utf-32" else 2
+            return head[: len(head) // unit * unit].decode(codec, "replace")
     if b"\x00" in head:
         return None
     sample = head.decode("latin-1")
