@@ -150,6 +150,24 @@ def test_csv_utf16_line_that_does_not_decode_is_an_error_naming_it(tmp_path):
     assert result.records.set_index("record_id").loc["R1", "valid"]
 
 
+def test_csv_with_a_stray_nul_is_read_and_the_nul_named_on_its_cell(tmp_path):
+    """A database export with a NUL byte in one value is a csv with one odd cell, not a binary file."""
+    write_workspace(tmp_path)
+    good = ",".join(GOOD[h] for h in HEADER)
+    lines = [",".join(HEADER)] + [good.replace("R1", f"R{i}") for i in range(1, 40)]
+    lines[20] = lines[20].replace("Rifle", "Ri\x00fle")
+    (tmp_path / "inputs/customs/a.csv").write_bytes(("\n".join(lines) + "\n").encode())
+    (tmp_path / "inputs/customs/b.csv").write_bytes(("\n".join(lines[:3]) + "\n").encode("utf-16-le"))  # no BOM
+    result = intake(tmp_path)
+    a = result.records[result.records["src_file"] == "inputs/customs/a.csv"]
+    assert len(a) == 39 and a["valid"].all()
+    assert a.set_index("record_id").loc["R20", "description"] == "Rifle"
+    hit = result.findings[(result.findings["file"] == "inputs/customs/a.csv")]
+    assert hit[["code", "row", "field"]].values.tolist() == [["control-characters-removed", 21, "description"]]
+    b = result.findings[result.findings["file"] == "inputs/customs/b.csv"]
+    assert b["code"].tolist() == ["file-not-spreadsheet"]  # UTF-16 without its mark: half the bytes are NULs
+
+
 def test_csv_embedded_newline_keeps_line_numbers(tmp_path):
     write_workspace(tmp_path)
     lines = [",".join(HEADER),

@@ -81,10 +81,9 @@ def _decode_sample(head: bytes) -> str | None:
             # the sample may end inside a character: keep whole code units
             unit = 4 if codec == "utf-32" else 2
             return head[: len(head) // unit * unit].decode(codec, "replace")
-    if b"\x00" in head:
-        return None
     sample = head.decode("latin-1")
-    # binary formats have many C0 control bytes; text has almost none
+    # binary formats have many C0 control bytes (NULs above all); text has almost none: a stray NUL
+    # in an export is a cell problem, not a reason to take the file for binary
     controls = sum(1 for ch in sample[:4096] if ord(ch) < 32 and ch not in "\t\r\n\f\v\x1a")
     if controls > max(8, len(sample[:4096]) // 50):
         return None
