@@ -237,12 +237,8 @@ def _agency(entry: Any, i: int) -> AgencyConfig:
         if Path(pattern).is_absolute() or ".." in Path(pattern).parts:
             raise ConfigError(f"Key '{where}files': pattern {pattern!r} must stay inside the workspace.")
     encoding = _get(entry, "encoding", str, where, None)
-    if encoding is not None:
-        import codecs
-        try:
-            codecs.lookup(encoding)
-        except LookupError:
-            raise ConfigError(f"Key '{where}encoding' = {encoding!r} is not a known text encoding.") from None
+    if encoding is not None and not is_text_encoding(encoding):
+        raise ConfigError(f"Key '{where}encoding' = {encoding!r} is not a known text encoding.")
     decimal = _get(entry, "decimal", str, where, ".")
     if decimal not in (".", ","):
         raise ConfigError(f"Key '{where}decimal' must be \".\" or \",\", not {decimal!r}.")
@@ -267,6 +263,18 @@ REPORT_KEYS = ("state", "year", "currency", "public", "submission_date", "collec
                "validation_deadline", "signoff_date", "national_definitions", "sources_sheet", "unroca")
 TOP_KEYS = ("report", "contact", "agencies", "exports", "imports", "rates", "limits", "reconcile",
             "compare", "mirror")
+
+
+def is_text_encoding(name: str) -> bool:
+    """Is `name` a codec that turns bytes into text (cp1252, gb18030), not e.g. zlib or rot13?"""
+    import codecs
+
+    try:
+        info = codecs.lookup(name)
+    except LookupError:
+        return False
+    # bytes-to-bytes and text-to-text codecs say they are none (`bytes.decode` refuses them)
+    return getattr(info, "_is_text_encoding", True)
 
 
 def load_config(workspace: Path | str) -> Config:

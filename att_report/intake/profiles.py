@@ -27,7 +27,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from att_report.config import DATE_ORDERS, ConfigError
+from att_report.config import DATE_ORDERS, ConfigError, is_text_encoding
 from att_report.schema import INTAKE_NAMES, header_key
 
 PROFILE_KEYS = ("sheet", "header_row", "date_order", "decimal", "encoding", "columns", "constants", "values",
@@ -73,6 +73,9 @@ def load_profile(root: Path, rel: str) -> Profile:
     date_order = data.get("date_order")
     if date_order is not None and date_order not in DATE_ORDERS:
         raise _fail(path, f"key 'date_order' must be one of {', '.join(DATE_ORDERS)}")
+    encoding = data.get("encoding")
+    if encoding is not None and not (isinstance(encoding, str) and is_text_encoding(encoding)):
+        raise _fail(path, f"key 'encoding' = {encoding!r} is not a known text encoding (e.g. \"cp1252\")")
     decimal = data.get("decimal")
     if decimal is not None and decimal not in (".", ","):
         raise _fail(path, "key 'decimal' must be \".\" or \",\"")
@@ -102,7 +105,7 @@ def load_profile(root: Path, rel: str) -> Profile:
         values[name] = {str(k).strip().casefold(): str(v) for k, v in mapping.items()}
     return Profile(
         path=rel, sheet=sheet, header_row=header_row, date_order=date_order, decimal=decimal,
-        encoding=data.get("encoding"), columns=columns, raw_headers=raw_headers,
+        encoding=encoding, columns=columns, raw_headers=raw_headers,
         constants={k: str(v) for k, v in constants.items()}, values=values,
         description=str(data.get("description", "")),
     )
