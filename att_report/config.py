@@ -57,8 +57,30 @@ class AgencyConfig:
 
     @property
     def slug(self) -> str:
-        """File-system-safe name (feedback workbook, inputs sub-folder)."""
-        return re.sub(r"[^a-z0-9]+", "_", self.name.lower()).strip("_") or "agency"
+        """File-system-safe name (feedback workbook, inputs sub-folder, intake template): see `agency_slug`."""
+        return agency_slug(self.name)
+
+
+#: the longest slug: file names stay far below the file systems' 255 bytes
+SLUG_MAX = 60
+_RESERVED = {"con", "prn", "aux", "nul", *(f"com{i}" for i in range(10)), *(f"lpt{i}" for i in range(10))}
+
+
+def agency_slug(name: str) -> str:
+    """ASCII letters, digits and "_" of the name (accents dropped: "Douane française" -> douane_francaise).
+
+    A name that leaves no such letters (e.g. in Chinese or Arabic script), one
+    longer than SLUG_MAX, or a device name Windows reserves (con, nul...) gets
+    a short digest of the whole name: distinct names keep distinct file names.
+    """
+    import unicodedata
+
+    plain = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode("ascii")
+    slug = re.sub(r"[^a-z0-9]+", "_", plain.lower()).strip("_")
+    if slug and len(slug) <= SLUG_MAX and slug not in _RESERVED:
+        return slug
+    digest = hashlib.sha256(name.encode("utf-8")).hexdigest()[:8]
+    return f"{slug[: SLUG_MAX - 9].rstrip('_') or 'agency'}_{digest}"
 
 
 @dataclass(frozen=True)
@@ -342,6 +364,12 @@ def parse_config(data: dict, root: Path, sha256: str = "") -> Config:
     dupes = sorted({n for n in names if names.count(n) > 1})
     if dupes:
         raise ConfigError(f"Agency names must be unique; repeated: {', '.join(dupes)}.")
+    by_slug: dict[str, str] = {}
+    for agency in agencies:  # e.g. "Ministry of Defence" and "Ministry of defence"
+        other = by_slug.setdefault(agency.slug, agency.name)
+        if other != agency.name:
+            raise ConfigError(f"Agencies '{other}' and '{agency.name}' would share the file name '{agency.slug}' "
+                              "(feedback workbook, intake template); rename one of them.")
     rates_raw = _get(data, "rates", dict, "", {})
     rates: dict[str, float] = {}
     for code, rate in rates_raw.items():

@@ -120,3 +120,52 @@ def test_relative_path(tmp_path):
 def test_default_agencies_have_distinct_slugs():
     slugs = [a.slug for a in DEFAULT_AGENCIES]
     assert len(set(slugs)) == len(slugs)
+
+
+@pytest.mark.parametrize("name, slug", [
+    ("Customs Service", "customs_service"),
+    ("Customs/Excise", "customs_excise"),
+    ("Douane française", "douane_francaise"),
+    ("Zoll & Grenzschutz (Bund)", "zoll_grenzschutz_bund"),
+])
+def test_an_agency_slug_is_its_name_in_ascii(name, slug):
+    from att_report.config import agency_slug
+
+    assert agency_slug(name) == slug
+
+
+def test_names_without_latin_letters_too_long_or_reserved_get_distinct_safe_slugs():
+    from att_report.config import SLUG_MAX, agency_slug
+
+    names = ["税关", "国防部", "الجمارك", "..", "CON", "nul", "a" * 300, "a" * 300 + "b"]
+    slugs = [agency_slug(n) for n in names]
+    assert len(set(slugs)) == len(slugs)
+    for slug in slugs:
+        assert 1 <= len(slug) <= SLUG_MAX and slug.isascii() and slug.replace("_", "").isalnum()
+        assert slug.split("_")[0] not in ("con", "nul") or "_" in slug
+
+
+def test_agencies_whose_file_names_would_collide_stop_the_run(tmp_path):
+    from intake_helpers import write_workspace
+
+    ws = write_workspace(tmp_path, extra='\n[[agencies]]\nname = "CUSTOMS"\nrole = "customs"\n'
+                                          'files = ["inputs/other/*.csv"]\n')
+    with pytest.raises(ConfigError, match="'Customs' and 'CUSTOMS' would share the file name 'customs'"):
+        load_config(ws)
+
+
+def test_a_long_agency_name_builds_and_validates(tmp_path):
+    from typer.testing import CliRunner
+
+    from att_report.cli import app
+    from intake_helpers import write_workspace
+
+    ws = write_workspace(tmp_path, [{}])
+    toml = ws / "att-report.toml"
+    toml.write_text(toml.read_text(encoding="utf-8").replace('name = "Customs"', f'name = "{"Customs " * 40}"'),
+                    encoding="utf-8")
+    for command in ("validate", "build"):
+        result = CliRunner().invoke(app, [command, str(ws), "--quiet"])
+        assert result.exit_code in (0, 1) and "Internal error" not in result.output, result.output
+    feedback = list((ws / "out" / "feedback").glob("*.xlsx"))
+    assert len(feedback) == 1 and len(feedback[0].name) <= 70
