@@ -1,4 +1,4 @@
-"""Configuration values checked at load: [rates], and the text encodings of agencies and profiles."""
+"""Configuration values checked at load: [rates], text encodings, and a profile's sheet and header row."""
 
 from __future__ import annotations
 
@@ -47,3 +47,22 @@ def test_text_encodings_load(tmp_path):
         assert load_profile(tmp_path, f"p{i}.toml").encoding == name
         assert load_config(write_workspace(tmp_path / f"ws{i}", extra=f'encoding = "{name}"')).agencies[0].encoding \
             == name
+
+
+@pytest.mark.parametrize("line, key", [("sheet = 0", "sheet"), ("sheet = -1", "sheet"), ("sheet = true", "sheet"),
+                                       ("sheet = 1.5", "sheet"), ("header_row = true", "header_row"),
+                                       ("header_row = 0", "header_row")])
+def test_a_profile_sheet_or_header_row_that_is_no_1_based_number_stops_the_run(tmp_path, line, key):
+    from att_report.intake.profiles import load_profile
+
+    (tmp_path / "p.toml").write_text(line + "\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match=f"key '{key}' must be"):
+        load_profile(tmp_path, "p.toml")
+
+
+def test_a_profile_sheet_by_number_or_name_loads(tmp_path):
+    from att_report.intake.profiles import load_profile
+
+    for i, line in enumerate(['sheet = 1', 'sheet = 3', 'sheet = "Transfers"', 'header_row = 4']):
+        (tmp_path / f"p{i}.toml").write_text(line + "\n", encoding="utf-8")
+        load_profile(tmp_path, f"p{i}.toml")

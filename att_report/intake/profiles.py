@@ -65,10 +65,11 @@ def load_profile(root: Path, rel: str) -> Profile:
         if key not in PROFILE_KEYS:
             raise _fail(path, f"unknown key '{key}' (allowed: {', '.join(PROFILE_KEYS)})")
     sheet = data.get("sheet")
-    if sheet is not None and not isinstance(sheet, (str, int)):
+    if sheet is not None and (isinstance(sheet, bool) or not isinstance(sheet, (str, int))
+                              or (isinstance(sheet, int) and sheet < 1)):
         raise _fail(path, "key 'sheet' must be a sheet name or a 1-based number")
     header_row = data.get("header_row")
-    if header_row is not None and (not isinstance(header_row, int) or header_row < 1):
+    if header_row is not None and (isinstance(header_row, bool) or not isinstance(header_row, int) or header_row < 1):
         raise _fail(path, "key 'header_row' must be a row number (1 or more)")
     date_order = data.get("date_order")
     if date_order is not None and date_order not in DATE_ORDERS:
