@@ -12,7 +12,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from att_report.config import CONFIG_NAME, AgencyConfig, Config, ConfigError
+from att_report.config import CONFIG_NAME, Config, ConfigError, agency_slug
 
 #: Extensions the readers accept; every agency gets one glob per extension.
 INPUT_EXTENSIONS = ("xlsx", "xlsm", "csv", "ods")
@@ -29,7 +29,7 @@ class _Agency:
 
     @property
     def slug(self) -> str:
-        return AgencyConfig(name=self.name, role=self.role, files=()).slug
+        return agency_slug(self.name)
 
 
 DEFAULT_AGENCIES = (
