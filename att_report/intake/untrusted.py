@@ -104,9 +104,32 @@ def _begin_read(path: Path, agency: AgencyConfig, rel: str, *, profile: Profile 
                 shutil.rmtree(spill, ignore_errors=True)
 
         return finish
-    safety.complete_preflight(path, pre, limits, agency=agency.name, rel_file=rel)
-    done = _complete(path, agency, rel, pre, kind, profile, limits, None, {})
+    numeric = _scan_sheets(path, agency, rel, pre, profile=profile, limits=limits)
+    done = _complete(path, agency, rel, pre, kind, profile, limits, None, numeric)
     return lambda: done
+
+
+def _scan_sheets(path: Path, agency: AgencyConfig, rel: str, pre, *, profile: Profile | None,
+                 limits: Limits) -> dict[str, tuple[frozenset[str], pd.DataFrame]]:
+    """The preflight's pending sheet scans, collecting the identifier columns' number-typed cells.
+
+    The header found in each sheet's first rows says which columns hold
+    identifiers; their number-typed cells come from the scan's own pass over
+    the sheet XML (`{sheet: (letters, cells)}`), so the cell facts need not
+    inflate and search the sheet a second time (~0.2 s per 80k rows).
+    """
+    if not pre.pending or pre.refuse:
+        return {}
+    wanted = ID_FIELDS + (NUMBER_FIELDS if _decimal(profile, agency) == "," else ())
+    letters: dict[str, frozenset[str]] = {}
+    for name in pre.sheets:
+        head = safety.head_cells(path, name, HEAD_ROWS if not (profile and profile.header_row)
+                                 else max(HEAD_ROWS, profile.header_row + 2))
+        fields = field_letters_from_head(head, agency, rel, sheet=name, profile=profile)
+        letters[name] = frozenset(fields[f] for f in wanted if f in fields)
+    safety.complete_preflight(path, pre, limits, agency=agency.name, rel_file=rel, numeric_letters=letters)
+    return {name: (letters[name], scan.numeric) for name, scan in pre.sheets.items()
+            if scan.numeric is not None and name in letters}
 
 
 def _complete(path: Path, agency: AgencyConfig, rel: str, pre, kind: str | None, profile: Profile | None,
@@ -170,19 +193,9 @@ def _finish_beside_scan(job: "safety.ContainedJob", path: Path, agency: AgencyCo
     the scan's pass: `numeric[sheet] = (letters, cells)`.
     """
     try:
-        wanted = ID_FIELDS + (NUMBER_FIELDS if _decimal(profile, agency) == "," else ())
-        letters: dict[str, frozenset[str]] = {}
-        for name in pre.sheets:
-            head = safety.head_cells(path, name, HEAD_ROWS if not (profile and profile.header_row)
-                                     else max(HEAD_ROWS, profile.header_row + 2))
-            fields = field_letters_from_head(head, agency, rel, sheet=name, profile=profile)
-            letters[name] = frozenset(fields[f] for f in wanted if f in fields)
-        safety.complete_preflight(path, pre, limits, agency=agency.name, rel_file=rel, numeric_letters=letters)
+        numeric.update(_scan_sheets(path, agency, rel, pre, profile=profile, limits=limits))
         if pre.refuse or any(scan.refuse for scan in pre.sheets.values()):
             return None  # the worker is stopped on the way out
-        for name, scan in pre.sheets.items():
-            if scan.numeric is not None:
-                numeric[name] = (letters[name], scan.numeric)
         # An honest file (by the scan) that the worker could not read is read here, as a small
         # one would be: a very large sheet may simply need more memory than a worker may use.
         honest = not safety.contain_policy(pre)
@@ -281,7 +294,7 @@ def _attach_sheet_facts(path: Path, table: RawTable, pre, agency: AgencyConfig, 
     """Cell problems and hidden rows from the preflight; number-typed cells from the sheet XML.
 
     `numeric` = (letters, cells): number-typed cells of those columns, already
-    looked up (`_read_beside_scan`); used when they cover every column needed.
+    looked up (`_scan_sheets`); used when they cover every column needed.
     """
     scan = pre.sheet(table.sheet)
     problems = [table.cell_problems] if table.cell_problems is not None else []
