@@ -77,13 +77,16 @@ def read_agency_files(jobs: list[tuple[Path, object, str]], profiles: dict[str, 
     worker reads it while this process reads the other files, then scans its
     XML (one worker at a time: two cores, and memory for one large frame),
     then runs `while_waiting` (if the worker is still reading by then), with
-    a function that says whether it still reads.
+    a function that says whether it still reads. Several such workbooks are
+    read in two lanes instead (`_read_in_two_lanes`).
     A worker `early` started for the largest file is taken over (`headstart`).
     """
-    from att_report.intake.headstart import reading_order
+    from att_report.intake.headstart import reading_order, worker_sized
     from att_report.intake.untrusted import begin_read
 
     order = reading_order([path for path, _, _ in jobs])
+    if sum(1 for i in order[:2] if worker_sized(jobs[i][0])) == 2:
+        return _read_in_two_lanes(jobs, order, profiles, config, done, while_waiting, early)
     reads: list[FileRead | None] = [None] * len(jobs)
     pending: tuple[int, Callable[[], FileRead]] | None = None
     for position, i in enumerate(order):
@@ -102,6 +105,71 @@ def read_agency_files(jobs: list[tuple[Path, object, str]], profiles: dict[str, 
         reads[i] = finish()
         if done:
             done(jobs[i][2], reads[i])
+    assert all(r is not None for r in reads), "a file was not read"
+    return reads  # type: ignore[return-value]
+
+
+def _read_in_two_lanes(jobs: list[tuple[Path, object, str]], order: list[int], profiles: dict[str, Profile | None],
+                       config: Config, done: Callable[[str, FileRead], None] | None,
+                       while_waiting: Callable[[Callable[[], bool]], None] | None,
+                       early: "HeadStart | None") -> list[FileRead]:
+    """`read_agency_files` when two or more workbooks are large enough for a reader worker.
+
+    E.g. a customs office that sends a workbook a month. A second thread takes
+    the files from the largest down, each large workbook in a contained worker
+    (one at a time, its XML scanned beside it, as for a single one); this
+    thread reads from the smallest up, in this process (fastexcel parses
+    without the GIL); the two lanes meet in the middle, so both cores read
+    until the last file instead of one worker beside a long queue here. Each
+    file is read exactly as in one lane; results keep the order of `jobs`.
+    """
+    import threading
+    from collections import deque
+
+    from att_report.intake.untrusted import begin_read
+
+    queue = deque(order)
+    lock = threading.Lock()
+    stop = threading.Event()
+    reads: list[FileRead | None] = [None] * len(jobs)
+    failed: list[BaseException] = []
+
+    def take(largest: bool) -> int | None:
+        with lock:
+            if not queue or stop.is_set():
+                return None
+            return queue.popleft() if largest else queue.pop()
+
+    def read(i: int, worker: bool) -> None:
+        path, agency, rel = jobs[i]
+        reads[i] = begin_read(path, agency, rel, profile=profiles[agency.name], limits=config.limits,
+                              worker=worker, early=early)()
+        if done:
+            with lock:
+                done(rel, reads[i])
+
+    def lane() -> None:
+        try:
+            worker = True
+            while (i := take(largest=True)) is not None:
+                read(i, worker=worker)
+                worker = False
+        except BaseException as exc:  # noqa: BLE001 - raised again by the reading thread
+            failed.append(exc)
+
+    thread = threading.Thread(target=lane, name="att-report-lane", daemon=True)
+    thread.start()
+    try:
+        while (i := take(largest=False)) is not None:
+            read(i, worker=False)
+        if while_waiting is not None and thread.is_alive():
+            while_waiting(thread.is_alive)
+    except BaseException:
+        stop.set()  # the lane takes no further file; its worker ends with this process
+        raise
+    thread.join()
+    if failed:
+        raise failed[0]
     assert all(r is not None for r in reads), "a file was not read"
     return reads  # type: ignore[return-value]
 

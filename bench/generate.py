@@ -152,27 +152,57 @@ class Synthetic:
     planted: Planted
 
 
-def generate(rows: int, out: Path, seed: int = 7) -> dict:
-    """Write the workspace and return the expectations (also written to expected.json)."""
+def generate(rows: int, out: Path, seed: int = 7, customs_files: int = 1) -> dict:
+    """Write the workspace and return the expectations (also written to expected.json).
+
+    `customs_files` > 1 splits the customs declarations into that many workbooks
+    of consecutive rows (as a customs office sending one a month), each with
+    the title rows and header; the rows and planted problems are the same.
+    """
     syn = synthesize(rows, seed)
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     for sub in ("inputs/customs", "inputs/licensing", "inputs/defence", "profiles"):
         (out / sub).mkdir(parents=True, exist_ok=True)
     _write_config(out)
-    _write_customs(out / CUSTOMS_FILE, syn.cust)
+    parts = _customs_parts(syn.rows, customs_files)
+    for name, start, stop in parts:
+        _write_customs(out / name, syn.cust.iloc[start:stop].reset_index(drop=True))
     _write_licences(out / LICENCE_FILE, syn.lic)
     _write_defence(out / DEFENCE_FILE, syn.dfn, syn.lic)
+    planted = [_in_part(item, parts) for item in syn.planted.items]
     expected = {
         "seed": seed, "rows": syn.rows, "state": STATE, "year": YEAR,
-        "rows_read": {CUSTOMS_FILE: syn.rows, LICENCE_FILE: len(syn.lic), DEFENCE_FILE: len(syn.dfn)},
+        "rows_read": {**{name: stop - start for name, start, stop in parts},
+                      LICENCE_FILE: len(syn.lic), DEFENCE_FILE: len(syn.dfn)},
         "counts": syn.planted.counts(),
         # findings expected somewhere (one per file and currency, not per planted row)
         "present": ["currency-converted"],
-        "planted": syn.planted.items,
+        "planted": planted,
     }
     (out / "expected.json").write_text(json.dumps(expected, indent=1) + "\n", encoding="utf-8")
     return expected
+
+
+def _customs_parts(rows: int, files: int) -> list[tuple[str, int, int]]:
+    """(file, first row, end row) of each customs workbook: the one file, or `files` of consecutive rows."""
+    if files <= 1:
+        return [(CUSTOMS_FILE, 0, rows)]
+    size = -(-rows // files)
+    stem = CUSTOMS_FILE.removesuffix(".xlsx")
+    return [(f"{stem}_{k + 1:02d}.xlsx", k * size, min(rows, (k + 1) * size))
+            for k in range(files) if k * size < rows]
+
+
+def _in_part(item: dict, parts: list[tuple[str, int, int]]) -> dict:
+    """A planted problem on a customs row, moved to the workbook and Excel row that hold that row."""
+    if item["file"] != CUSTOMS_FILE or len(parts) == 1:
+        return item
+    index = item["row"] - CUSTOMS_HEADER_ROW - 1
+    for name, start, stop in parts:
+        if start <= index < stop:
+            return {**item, "file": name, "row": item["row"] - start}
+    raise AssertionError(f"planted row {item['row']} is in no customs workbook")
 
 
 def synthesize(rows: int, seed: int = 7) -> Synthetic:
@@ -665,11 +695,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--rows", type=int, required=True, help="customs declaration rows")
     ap.add_argument("--out", type=Path, required=True, help="workspace folder to create")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--customs-files", type=int, default=1,
+                    help="split the customs rows into this many workbooks (e.g. 12: one a month)")
     args = ap.parse_args(argv)
     if args.rows < 1000:
-        ap.error("--rows must be at least 1000 (1% of the rows carry the planted problems)")
+        ap.error("--rows must be at least 1000 (1%% of the rows carry the planted problems)")
+    if not 1 <= args.customs_files <= 1000:
+        ap.error("--customs-files must be between 1 and 1000")
     start = time.perf_counter()
-    exp = generate(args.rows, args.out, args.seed)
+    exp = generate(args.rows, args.out, args.seed, args.customs_files)
     print(f"Wrote {args.out} in {time.perf_counter() - start:.1f} s: " + ", ".join(
         f"{k} {v} rows" for k, v in exp["rows_read"].items()) + f"; {len(exp['planted'])} planted problems")
     return 0

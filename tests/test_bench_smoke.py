@@ -201,3 +201,32 @@ def test_collision_check_can_fail():
     found = _collisions(gen.Synthetic(syn.rows, syn.seed, cust, syn.lic, syn.dfn, syn.planted), gen)
     assert f"licence-value-exceeded: licence row {lic_row} quoted by a planted row" in found
     assert f"duplicate-merged: source row {src_row} shares its key with 1 other customs rows" in found
+
+
+def test_monthly_customs_workbooks_read_in_two_lanes_find_every_planted_problem(tmp_path, monkeypatch):
+    """`--customs-files 4`: the same rows in four workbooks, each large enough (here) for a reader worker,
+    so the build reads them in two lanes; every planted problem is found in its own workbook and row."""
+    import threading
+
+    from att_report.config import load_config
+    from att_report.intake import headstart, untrusted
+    from att_report.pipeline import run_build
+
+    ws = tmp_path / "monthly"
+    expected = _load("generate").generate(10_000, ws, seed=7, customs_files=4)
+    parts = sorted(p.name for p in (ws / "inputs" / "customs").iterdir())
+    assert parts == [f"declarations_2024_{k:02d}.xlsx" for k in range(1, 5)]
+    assert sum(n for f, n in expected["rows_read"].items() if "customs" in f) == 10_000
+    assert {p["file"] for p in expected["planted"] if "customs" in p["file"]} == {f"inputs/customs/{p}"
+                                                                                  for p in parts}
+    lanes = set()
+    real = untrusted.begin_read
+    monkeypatch.setattr(untrusted, "begin_read", lambda *a, **k: lanes.add(threading.current_thread().name)
+                        or real(*a, **k))
+    monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 1)
+    result = run_build(load_config(ws), ws / "out")
+    assert "att-report-lane" in lanes and len(lanes) == 2
+    check = _load("run").check_outputs(ws, ws / "out")
+    assert check["missing"] == [], check["missing_by_code"]
+    assert check["accounting_problems"] == [] and check["planted_found"] == check["planted"] > 100
+    assert result.manifest["totals"]["rows_read"] == sum(expected["rows_read"].values())

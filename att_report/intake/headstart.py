@@ -95,7 +95,7 @@ class HeadStart:
 
     def begin(self, config: Config) -> None:
         from att_report.intake.profiles import load_profile
-        from att_report.intake.sniff import SUFFIXES, sniff
+        from att_report.intake.sniff import sniff
         from att_report.workspace import discover_files, relative_path
 
         found = discover_files(config)
@@ -103,12 +103,10 @@ class HeadStart:
         if not jobs:
             return
         path, agency = jobs[reading_order([p for p, _ in jobs])[0]]
+        sheet_bytes = worker_sized(path)
+        if not sheet_bytes:
+            return
         kind = sniff(path)
-        if kind not in ("xlsx", "xlsm") or path.suffix.lower() not in SUFFIXES[kind]:
-            return
-        sheet_bytes = sheet_xml_bytes(path)
-        if sheet_bytes < PARALLEL_SHEET_BYTES:
-            return
         profile = load_profile(config.root, agency.profile) if agency.profile else None
         rel = relative_path(config, path)
         spill = spill_folder(sheet_bytes)
@@ -139,6 +137,21 @@ def spill_folder(sheet_bytes: int) -> Path:
     except OSError:  # no shared memory folder here (or none usable): the temporary folder
         pass
     return Path(tempfile.mkdtemp(prefix="att-report-read-"))
+
+
+def worker_sized(path: Path) -> int:
+    """The sheet XML bytes of a workbook large enough for a reader worker (`PARALLEL_SHEET_BYTES`), else 0.
+
+    What the read decides after its preflight (`untrusted.begin_read`), told
+    from the file's first bytes and zip directory only.
+    """
+    from att_report.intake.sniff import SUFFIXES, sniff
+
+    kind = sniff(path)
+    if kind not in ("xlsx", "xlsm") or path.suffix.lower() not in SUFFIXES[kind]:
+        return 0
+    sheet_bytes = sheet_xml_bytes(path)
+    return sheet_bytes if sheet_bytes >= PARALLEL_SHEET_BYTES else 0
 
 
 def sheet_xml_bytes(path: Path) -> int:

@@ -199,6 +199,104 @@ def test_intake_reads_the_largest_file_beside_the_others_and_keeps_file_order(tm
     assert len(parallel.records) == 2 + 3 + 400 + 40
 
 
+def _monthly_workspace(tmp_path: Path, sizes: dict[str, int]) -> Path:
+    """A workspace whose customs office sent one workbook per month (`sizes`: file name -> rows)."""
+    import xlsxwriter
+
+    sys.path.insert(0, str(Path(__file__).parent.parent))
+    from intake_helpers import GOOD, HEADER, write_workspace
+
+    ws = write_workspace(tmp_path, [{}, {"record_id": "R2", "partner_state": "Nowhereland"}])
+    for name, rows in sizes.items():
+        wb = xlsxwriter.Workbook(str(ws / "inputs" / "customs" / name))
+        sheet = wb.add_worksheet("Transfers")
+        sheet.write_row(0, 0, HEADER)
+        for i in range(rows):
+            country = "Atlantis" if i % 7 == 3 else GOOD["partner_state"]  # a finding now and then
+            sheet.write_row(i + 1, 0, [{**GOOD, "record_id": f"{name[:6]}-{i}", "partner_state": country}[h]
+                                       for h in HEADER])
+        wb.close()
+    return ws
+
+
+def test_several_large_workbooks_are_read_in_two_lanes_as_in_one(tmp_path, monkeypatch):
+    import threading
+
+    from att_report.config import load_config
+    from att_report.pipeline import run_intake
+
+    sizes = {f"month_{m:02d}.xlsx": 30 + 10 * m for m in range(1, 9)}
+    ws = _monthly_workspace(tmp_path, sizes)
+    real = untrusted.begin_read
+    seen = []
+
+    def recorded(path, *a, worker=True, **k):
+        seen.append((Path(path).name, threading.current_thread().name, worker))
+        return real(path, *a, worker=worker, **k)
+
+    monkeypatch.setattr(untrusted, "begin_read", recorded)
+
+    def run(threshold: int):
+        seen.clear()
+        monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", threshold)
+        return run_intake(load_config(ws)), list(seen)
+
+    one_lane, one = run(1 << 62)  # no workbook large enough for a worker: one lane, as always
+    two_lanes, two = run(1)  # every workbook is: the largest goes to a worker, in a second lane
+    assert {thread for _, thread, _ in one} == {threading.current_thread().name}
+    lanes = {thread for _, thread, _ in two}
+    assert lanes == {threading.current_thread().name, "att-report-lane"}
+    lane = [(name, worker) for name, thread, worker in two if thread == "att-report-lane"]
+    assert lane[0] == ("month_08.xlsx", True) and not any(worker for _, worker in lane[1:])
+    here = [name for name, thread, _ in two if thread != "att-report-lane"]
+    assert here[0] == "data.csv"  # this thread starts from the smallest file
+    assert sorted(name for name, _, _ in two) == sorted(name for name, _, _ in one)
+    assert [f.path for f in two_lanes.files] == [f.path for f in one_lane.files]
+    pd.testing.assert_frame_equal(two_lanes.records, one_lane.records)
+    pd.testing.assert_frame_equal(two_lanes.findings, one_lane.findings)
+    assert len(two_lanes.records) == 2 + sum(sizes.values())
+    assert "country-unknown" in set(two_lanes.findings["code"])
+
+
+def test_one_large_workbook_is_read_in_one_lane(tmp_path, monkeypatch):
+    """The benchmark's shape: one large customs workbook beside small files keeps its single worker."""
+    import threading
+
+    from att_report.config import load_config
+    from att_report.intake.headstart import sheet_xml_bytes
+    from att_report.pipeline import run_intake
+
+    ws = _monthly_workspace(tmp_path, {"year.xlsx": 300, "january.xlsx": 20})
+    threads = []
+    monkeypatch.setattr(untrusted, "_finish_beside_scan", lambda *a, **k: threads.append(
+        threading.current_thread().name) or _BESIDE(*a, **k))
+    monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", sheet_xml_bytes(ws / "inputs/customs/year.xlsx"))
+    result = run_intake(load_config(ws))
+    assert threads == [threading.current_thread().name]
+    assert len(result.records) == 2 + 300 + 20
+
+
+def test_a_failure_in_the_second_lane_fails_the_read(tmp_path, monkeypatch):
+    """Not a lost file: an unexpected error in the lane's thread is raised by the read, as in one lane."""
+    import threading
+
+    from att_report.config import load_config
+    from att_report.pipeline import run_intake
+
+    ws = _monthly_workspace(tmp_path, {f"month_{m:02d}.xlsx": 20 for m in range(1, 5)})
+    real = untrusted.begin_read
+
+    def broken(path, *a, **k):
+        if threading.current_thread().name == "att-report-lane":
+            raise RuntimeError("planted bug in the lane")
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(untrusted, "begin_read", broken)
+    monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 1)
+    with pytest.raises(RuntimeError, match="planted bug in the lane"):
+        run_intake(load_config(ws))
+
+
 def test_number_typed_cells_in_any_attribute_order_same_in_the_scan_pass(tmp_path):
     from make_corpus import write_xlsx
 
