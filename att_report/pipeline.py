@@ -77,15 +77,16 @@ def read_agency_files(jobs: list[tuple[Path, object, str]], profiles: dict[str, 
     worker reads it while this process reads the other files, then scans its
     XML (one worker at a time: two cores, and memory for one large frame),
     then runs `while_waiting` (if the worker is still reading by then), with
-    a function that says whether it still reads. Several such workbooks are
-    read in two lanes instead (`_read_in_two_lanes`).
+    a function that says whether it still reads. When the other files weigh
+    as much as the largest (e.g. monthly workbooks), they are read in two
+    lanes instead (`_read_in_two_lanes`).
     A worker `early` started for the largest file is taken over (`headstart`).
     """
-    from att_report.intake.headstart import reading_order, worker_sized
+    from att_report.intake.headstart import reading_order
     from att_report.intake.untrusted import begin_read
 
     order = reading_order([path for path, _, _ in jobs])
-    if sum(1 for i in order[:2] if worker_sized(jobs[i][0])) == 2:
+    if _two_lanes_pay(jobs, order):
         return _read_in_two_lanes(jobs, order, profiles, config, done, while_waiting, early)
     reads: list[FileRead | None] = [None] * len(jobs)
     pending: tuple[int, Callable[[], FileRead]] | None = None
@@ -109,13 +110,40 @@ def read_agency_files(jobs: list[tuple[Path, object, str]], profiles: dict[str, 
     return reads  # type: ignore[return-value]
 
 
+def _two_lanes_pay(jobs: list[tuple[Path, object, str]], order: list[int]) -> bool:
+    """Whether the other files would keep this process reading longer than the worker reads the largest.
+
+    One lane: a worker parses the largest workbook while this process scans
+    its XML (about a fifth of the parse) and reads every other file, which costs
+    about what parsing it in the worker would. So once the others weigh 3/4 of
+    the largest (`read_weight`), this process is the slower lane and two lanes
+    pay (`_read_in_two_lanes`). Below that the worker's parse is the read's
+    length, and a second reading thread here would only take CPU from it
+    (measured on the benchmark's workspace, whose licensing workbook is a
+    tenth of the customs one: the read got ~2 s longer).
+    """
+    from att_report.intake.headstart import read_weight, worker_sized
+
+    if len(order) < 2:
+        return False
+    largest = worker_sized(jobs[order[0]][0])
+    if not largest:
+        return False
+    others = 0
+    for i in order[1:]:
+        others += read_weight(jobs[i][0])
+        if 4 * others >= 3 * largest:
+            return True
+    return False
+
+
 def _read_in_two_lanes(jobs: list[tuple[Path, object, str]], order: list[int], profiles: dict[str, Profile | None],
                        config: Config, done: Callable[[str, FileRead], None] | None,
                        while_waiting: Callable[[Callable[[], bool]], None] | None,
                        early: "HeadStart | None") -> list[FileRead]:
-    """`read_agency_files` when two or more workbooks are large enough for a reader worker.
+    """`read_agency_files` when the largest file is a workbook for a reader worker and the others weigh as much.
 
-    E.g. a customs office that sends a workbook a month. A second thread takes
+    E.g. a customs office that sends a workbook a month (`_two_lanes_pay`). A second thread takes
     the files from the largest down, each large workbook in a contained worker
     (one at a time, its XML scanned beside it, as for a single one); this
     thread reads from the smallest up, in this process (fastexcel parses

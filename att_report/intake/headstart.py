@@ -154,6 +154,11 @@ def worker_sized(path: Path) -> int:
     return sheet_bytes if sheet_bytes >= PARALLEL_SHEET_BYTES else 0
 
 
+def read_weight(path: Path) -> int:
+    """How much reading a file costs, roughly: a workbook's sheet XML bytes, else the file's size."""
+    return sheet_xml_bytes(path) or file_size(path)
+
+
 def sheet_xml_bytes(path: Path) -> int:
     """Uncompressed size of the workbook's worksheet parts, from the zip directory (0: not a zip)."""
     try:

@@ -258,22 +258,25 @@ def test_several_large_workbooks_are_read_in_two_lanes_as_in_one(tmp_path, monke
     assert "country-unknown" in set(two_lanes.findings["code"])
 
 
-def test_one_large_workbook_is_read_in_one_lane(tmp_path, monkeypatch):
-    """The benchmark's shape: one large customs workbook beside small files keeps its single worker."""
+@pytest.mark.parametrize("january", [20, 150])
+def test_one_large_workbook_beside_much_smaller_ones_is_read_in_one_lane(tmp_path, monkeypatch, january):
+    """The benchmark's shape: a year of customs rows beside a workbook a tenth its size (both large
+    enough for a worker) keeps one worker and this thread; once the others weigh 3/4 of it, two lanes."""
     import threading
 
     from att_report.config import load_config
-    from att_report.intake.headstart import sheet_xml_bytes
     from att_report.pipeline import run_intake
 
-    ws = _monthly_workspace(tmp_path, {"year.xlsx": 300, "january.xlsx": 20})
+    ws = _monthly_workspace(tmp_path, {"year.xlsx": 300, "january.xlsx": january, "february.xlsx": january})
     threads = []
-    monkeypatch.setattr(untrusted, "_finish_beside_scan", lambda *a, **k: threads.append(
-        threading.current_thread().name) or _BESIDE(*a, **k))
-    monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", sheet_xml_bytes(ws / "inputs/customs/year.xlsx"))
+    real = untrusted.begin_read
+    monkeypatch.setattr(untrusted, "begin_read", lambda *a, **k: threads.append(
+        threading.current_thread().name) or real(*a, **k))
+    monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 1)
     result = run_intake(load_config(ws))
-    assert threads == [threading.current_thread().name]
-    assert len(result.records) == 2 + 300 + 20
+    assert len(threads) == 4
+    assert ("att-report-lane" in threads) == (january == 150)
+    assert len(result.records) == 2 + 300 + 2 * january
 
 
 def test_a_failure_in_the_second_lane_fails_the_read(tmp_path, monkeypatch):
