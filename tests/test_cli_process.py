@@ -137,7 +137,8 @@ def test_a_batch_keeps_freed_memory_for_reuse(monkeypatch):
 
     calls = _fake_glibc(monkeypatch)
     assert cli._allocators_for_a_batch()
-    assert dict(calls) == {-3: 32 << 20, -1: (1 << 31) - 1, -2: 256 << 20}  # mmap and trim thresholds, top pad
+    # mmap and trim thresholds, top pad, two arenas
+    assert dict(calls) == {-3: 32 << 20, -1: (1 << 31) - 1, -2: 256 << 20, -8: 2}
     assert os.environ["MIMALLOC_PURGE_DELAY"] == "-1"
 
 
