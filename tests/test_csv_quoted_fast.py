@@ -123,3 +123,71 @@ def test_short_rows_and_line_numbers_through_the_intake(tmp_path):
     assert records.loc["R3", "description"] == 'a "quoted" word'
     assert "csv-short-row" in set(result.findings.loc[result.findings["row"] == 3, "code"])
     assert result.findings.loc[result.findings["code"] == "country-unknown", "row"].tolist() == [5]
+
+
+# --- pyarrow's csv reader for regular files (every record as wide as the first) -----------------
+
+@st.composite
+def _regular_csv_text(draw):
+    delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
+    width = draw(st.integers(1, 5))
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=delimiter, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])),
+                        lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
+    for _ in range(draw(st.integers(1, 8))):
+        writer.writerow([draw(_FIELD.filter(lambda f: width > 1 or f.strip())) for _ in range(width)])
+    return out.getvalue(), delimiter
+
+
+@settings(max_examples=400, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@given(case=_regular_csv_text())
+def test_pyarrow_reads_a_regular_csv_as_the_csv_module_does(monkeypatch, case):
+    text, delimiter = case
+    if '"' not in text or "\r" in text.replace("\r\n", "\n"):
+        return  # unquoted files take the other path; a lone CR is a line break only to the csv module
+    with monkeypatch.context() as m:
+        m.setattr(readers.pd, "read_csv", lambda *a, **k: pytest.fail("pandas' C parser was used"))
+        fast = readers._parse_quoted_csv(text, delimiter)
+    assert fast is not None
+    _same(fast, readers._parse_csv_records(text, delimiter))
+
+
+@pytest.mark.parametrize("text", [
+    'a,b,c\nab"c,2,3\n',            # a quote inside an unquoted field
+    'a,b,c\n"x"y,5,6\n',            # text after a closing quote
+    'a,b,c\n "x",5,6\n',            # a space before an opening quote
+    'a,b,c\n"x" ,5,6\n',            # a space after a closing quote
+])
+def test_quotes_that_do_not_enclose_a_field_are_not_left_to_pyarrow(text):
+    assert readers._arrow_csv_grid(text, ",", quoted=True) is not None  # pyarrow reads it, its own way
+    assert readers._quoted_records(readers._arrow_csv_grid(text, ",", quoted=True), text, ",", strict=True) is None
+    fast = readers._parse_quoted_csv(text, ",")
+    assert fast is not None  # pandas' C parser reads it, as the csv module does
+    _same(fast, readers._parse_csv_records(text, ","))
+
+
+@pytest.mark.parametrize("text", [
+    "Customs export 2024\na,b,c\n1,2,3\n",  # a title row narrower than the header
+    "a,b,c\n1,2\n4,5,6\n",                   # a short row
+    "a,b,c\n1,2,3,4\n",                      # a long row
+])
+def test_an_irregular_csv_is_not_read_by_pyarrow(text):
+    assert readers._arrow_csv_grid(text, ",", quoted=False) is None
+    grid, lines, widths = readers._parse_csv(text, ",")
+    _same((grid, lines, widths), readers._parse_csv_records(text, ","))
+
+
+def test_an_unquoted_regular_csv_is_read_by_pyarrow(monkeypatch):
+    text = "record_id;qty;note\n" + "".join(f"R{i};00{i};  \n" for i in range(500)) + " ; ;\n"
+    monkeypatch.setattr(readers.pd, "read_csv", lambda *a, **k: pytest.fail("pandas' C parser was used"))
+    grid, lines, widths = readers._parse_csv(text, ";")
+    assert grid.iloc[4, 1] == "003" and grid.iloc[4, 2] == "  "  # text as written: no number guessed
+    _same((grid, lines, widths), readers._parse_csv_records(text, ";"))
+    assert widths[-1] == (502, 3, False)  # white space and delimiters only: no text, as the csv module says
+
+
+def test_the_delimiter_of_a_first_line_longer_than_a_megabyte():
+    assert readers._sniff_delimiter("\n\n a;b;c\n1,2") == ";"
+    assert readers._sniff_delimiter("x" * (1 << 20) + ";;;" + "\na,b") == ";"
+    assert readers._sniff_delimiter("   \n  ") == ","
