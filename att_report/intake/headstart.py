@@ -50,8 +50,15 @@ def file_size(path: Path) -> int:
 
 
 def reading_order(paths: list[Path]) -> list[int]:
-    """Positions of `paths`, largest file first (ties in the given order): the first one gets the worker."""
-    return sorted(range(len(paths)), key=lambda i: (-file_size(paths[i]), i))
+    """Positions of `paths`, the first one for the worker: the workbooks a worker would read
+    (`worker_sized`), most sheet XML first, then the other files, largest first (ties in the given order).
+
+    A large csv is read in this process whatever its size, so a worker-sized
+    workbook beside it (e.g. the licensing register) goes first and is read by
+    the worker meanwhile, instead of after it.
+    """
+    sized = [worker_sized(path) for path in paths]
+    return sorted(range(len(paths)), key=lambda i: (-sized[i], -file_size(paths[i]), i))
 
 
 @dataclass

@@ -300,6 +300,35 @@ def test_a_failure_in_the_second_lane_fails_the_read(tmp_path, monkeypatch):
         run_intake(load_config(ws))
 
 
+def test_the_worker_reads_the_largest_workbook_even_beside_a_larger_csv(tmp_path, monkeypatch):
+    """A csv is read in this process whatever its size: the workbook goes to the worker meanwhile."""
+    import csv
+
+    sys.path.insert(0, str(Path(__file__).parent.parent))
+    from intake_helpers import GOOD, HEADER
+
+    from att_report.config import load_config
+    from att_report.intake.headstart import reading_order
+    from att_report.pipeline import run_intake
+
+    ws = _monthly_workspace(tmp_path, {"licences.xlsx": 30})
+    with open(ws / "inputs/customs/big.csv", "w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(HEADER)
+        for i in range(3000):
+            writer.writerow([{**GOOD, "record_id": f"C{i}"}[h] for h in HEADER])
+    paths = sorted((ws / "inputs/customs").iterdir())
+    assert paths[0].stat().st_size > paths[2].stat().st_size  # big.csv is the largest file
+    monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 1)
+    assert [paths[i].name for i in reading_order(paths)] == ["licences.xlsx", "big.csv", "data.csv"]
+    workers = []
+    monkeypatch.setattr(untrusted, "_finish_beside_scan", lambda *a, **k: workers.append(Path(a[1]).name)
+                        or _BESIDE(*a, **k))
+    result = run_intake(load_config(ws))
+    assert workers == ["licences.xlsx"]
+    assert len(result.records) == 2 + 30 + 3000
+
+
 def test_number_typed_cells_in_any_attribute_order_same_in_the_scan_pass(tmp_path):
     from make_corpus import write_xlsx
 
