@@ -160,8 +160,10 @@ def test_pyarrow_reads_a_regular_csv_as_the_csv_module_does(monkeypatch, case):
     'a,b,c\n"x" ,5,6\n',            # a space after a closing quote
 ])
 def test_quotes_that_do_not_enclose_a_field_are_not_left_to_pyarrow(text):
-    assert readers._arrow_csv_grid(text, ",", quoted=True) is not None  # pyarrow reads it, its own way
-    assert readers._quoted_records(readers._arrow_csv_grid(text, ",", quoted=True), text, ",", strict=True) is None
+    data = text.encode()
+    grid = readers._arrow_csv_grid(text, data, ",", quoted=True)
+    assert grid is not None  # pyarrow reads it, its own way
+    assert readers._quoted_records(grid, text, data, ",", strict=True) is None
     fast = readers._parse_quoted_csv(text, ",")
     assert fast is not None  # pandas' C parser reads it, as the csv module does
     _same(fast, readers._parse_csv_records(text, ","))
@@ -173,7 +175,7 @@ def test_quotes_that_do_not_enclose_a_field_are_not_left_to_pyarrow(text):
     "a,b,c\n1,2,3,4\n",                      # a long row
 ])
 def test_an_irregular_csv_is_not_read_by_pyarrow(text):
-    assert readers._arrow_csv_grid(text, ",", quoted=False) is None
+    assert readers._arrow_csv_grid(text, text.encode(), ",", quoted=False) is None
     grid, lines, widths = readers._parse_csv(text, ",")
     _same((grid, lines, widths), readers._parse_csv_records(text, ","))
 
