@@ -136,21 +136,22 @@ def test_an_unclaimed_worker_is_stopped_when_the_command_ends(tmp_path, every_wo
     assert started.job._closed and not started.job.running() and not started.spill.exists()
 
 
-def test_only_the_largest_file_gets_a_head_start_and_only_when_it_is_large(tmp_path, workers, monkeypatch):
+def test_only_the_largest_workbook_gets_a_head_start_and_only_when_it_is_large(tmp_path, workers, monkeypatch):
     ws = _workspace(tmp_path / "ws")
     shutil.copy(ws / "inputs" / "customs" / "declarations.xlsx", ws / "inputs" / "customs" / "small.xlsx")
     write_workspace(ws, rows=[{} for _ in range(2000)])  # a csv larger than both workbooks
     config = load_config(ws)
     monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 0)
     with headstart.head_start(config) as early:
-        assert not early._started  # the largest file is a csv: its read has no worker
+        # the csv is read in the main process whatever its size: the worker is the workbook's
+        assert [p.name for p in early._started] == ["declarations.xlsx"]
     (ws / "inputs" / "customs" / "data.csv").unlink()
     with headstart.head_start(config) as early:
         assert [p.name for p in early._started] == ["declarations.xlsx"]  # same size: the first one found
     monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 1 << 40)
     with headstart.head_start(config) as early:
         assert not early._started
-    assert len(workers["head"]) == 1
+    assert len(workers["head"]) == 2  # one worker for each of the first two runs
 
 
 def test_a_head_start_never_fails_the_command(tmp_path, every_workbook_large, workers):
