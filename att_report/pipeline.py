@@ -143,13 +143,15 @@ def _read_in_two_lanes(jobs: list[tuple[Path, object, str]], order: list[int], p
                        early: "HeadStart | None") -> list[FileRead]:
     """`read_agency_files` when the largest file is a workbook for a reader worker and the others weigh as much.
 
-    E.g. a customs office that sends a workbook a month (`_two_lanes_pay`). A second thread takes
-    the files from the largest down, each large workbook in a contained worker
-    (one at a time, its XML scanned beside it, as for a single one); this
-    thread reads from the smallest up, in this process (fastexcel parses
-    without the GIL); the two lanes meet in the middle, so both cores read
-    until the last file instead of one worker beside a long queue here. Each
-    file is read exactly as in one lane; results keep the order of `jobs`.
+    E.g. a customs office that sends a workbook a month (`_two_lanes_pay`). A
+    second thread takes the files from the largest down: the first in the
+    contained worker (the head start's, its XML scanned beside it, as in one
+    lane), the next ones in this process, as this thread does from the
+    smallest up (fastexcel parses without the GIL; a new worker per file would
+    load pandas again, ~0.7 s of CPU each). The lanes meet in the middle, so
+    both cores read until the last file instead of one worker beside a long
+    queue here. Each file is read as in one lane; results keep the order of
+    `jobs`.
     """
     import threading
     from collections import deque

@@ -193,3 +193,11 @@ def test_the_delimiter_of_a_first_line_longer_than_a_megabyte():
     assert readers._sniff_delimiter("\n\n a;b;c\n1,2") == ";"
     assert readers._sniff_delimiter("x" * (1 << 20) + ";;;" + "\na,b") == ";"
     assert readers._sniff_delimiter("   \n  ") == ","
+
+
+@pytest.mark.parametrize("text", ['a,b\n\ud800x,"q"\n', "a,b\n\ud800x,q\n"])
+def test_a_lone_surrogate_from_a_configured_codec_is_read_by_pandas(text):
+    """Some codecs (raw_unicode_escape) decode to lone surrogates, which have no UTF-8 for pyarrow."""
+    grid, lines, widths = readers._parse_csv(text, ",")
+    assert grid.iloc[1, 0] == "\ud800x"
+    _same((grid, lines, widths), readers._parse_csv_records(text, ","))

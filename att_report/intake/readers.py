@@ -348,9 +348,9 @@ def _parse_csv(text: str, delimiter: str):
     if not text or text.isspace():  # (not text.strip(): a copy of the whole text)
         return None, None, []
     if '"' not in text:
-        data = text.encode("utf-8")
+        data, exact = _utf8(text)
         physical = pd.Series(pd.arrays.ArrowStringArray(_physical_lines(data, False))).str.rstrip("\r")
-        grid = _arrow_csv_grid(text, data, delimiter, quoted=False)
+        grid = _arrow_csv_grid(text, data, delimiter, quoted=False) if exact else None
         del data
         if grid is None:
             try:
@@ -416,8 +416,8 @@ def _parse_quoted_csv(text: str, delimiter: str):
 
     if "\x00" in text:
         return None
-    data = text.encode("utf-8")  # pyarrow reads bytes
-    grid = _arrow_csv_grid(text, data, delimiter, quoted=True)
+    data, exact = _utf8(text)  # pyarrow reads bytes
+    grid = _arrow_csv_grid(text, data, delimiter, quoted=True) if exact else None
     if grid is not None:
         parsed = _quoted_records(grid, text, data, delimiter, strict=True)
         if parsed is not None:
@@ -492,6 +492,16 @@ def _quoted_records(grid: pd.DataFrame, text: str, data: bytes, delimiter: str, 
             blank[maybe] &= np.asarray(only_space, dtype=bool)
     widths = list(zip(starts.tolist(), counts.tolist(), (~blank).tolist()))
     return _blank_to_none(grid), starts, widths
+
+
+def _utf8(text: str) -> tuple[bytes, bool]:
+    """The text as UTF-8 for pyarrow, and whether exactly so. A lone surrogate (which some configured
+    codecs decode to) has no UTF-8: it becomes "?", which serves to count lines and fields (not
+    values: then the file's values are read by pandas' parser, not pyarrow's)."""
+    try:
+        return text.encode("utf-8"), True
+    except UnicodeEncodeError:
+        return text.encode("utf-8", errors="replace"), False
 
 
 def _physical_lines(data: bytes, any_break: bool):
