@@ -33,21 +33,23 @@ _FIELD = st.text(alphabet=st.sampled_from(list('ab ,;"\t|\u00a0\u2003\x1cé.-\n\
 
 
 @st.composite
-def _csv_text(draw):
+def _csv_text(draw, regular: bool = False):
+    """Generated csv: rows, short rows, blank lines and raw text; `regular`: only full rows, none blank."""
     delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
     width = draw(st.integers(1, 5))
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])),
                         lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
+    field = _FIELD.filter(lambda f: width > 1 or f.strip()) if regular else _FIELD
     for _ in range(draw(st.integers(1, 8))):
-        kind = draw(st.sampled_from(["row", "row", "short", "blank", "raw"]))
+        kind = "row" if regular else draw(st.sampled_from(["row", "row", "short", "blank", "raw"]))
         if kind == "blank":
             out.write("\n")
         elif kind == "raw":  # text no writer would produce: lone or misplaced quotes, stray spaces
             out.write(draw(_FIELD) + delimiter + draw(_FIELD) + "\n")
         else:
             n = width if kind == "row" else draw(st.integers(0, width))
-            writer.writerow([draw(_FIELD) for _ in range(n)])
+            writer.writerow([draw(field) for _ in range(n)])
     return out.getvalue(), delimiter
 
 
@@ -127,21 +129,9 @@ def test_short_rows_and_line_numbers_through_the_intake(tmp_path):
 
 # --- pyarrow's csv reader for regular files (every record as wide as the first) -----------------
 
-@st.composite
-def _regular_csv_text(draw):
-    delimiter = draw(st.sampled_from([",", ";", "\t", "|"]))
-    width = draw(st.integers(1, 5))
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=delimiter, quoting=draw(st.sampled_from([csv.QUOTE_MINIMAL, csv.QUOTE_ALL])),
-                        lineterminator=draw(st.sampled_from(["\n", "\r\n"])))
-    for _ in range(draw(st.integers(1, 8))):
-        writer.writerow([draw(_FIELD.filter(lambda f: width > 1 or f.strip())) for _ in range(width)])
-    return out.getvalue(), delimiter
-
-
 @settings(max_examples=400, deadline=None,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-@given(case=_regular_csv_text())
+@given(case=_csv_text(regular=True))
 def test_pyarrow_reads_a_regular_csv_as_the_csv_module_does(monkeypatch, case):
     text, delimiter = case
     if '"' not in text or "\r" in text.replace("\r\n", "\n"):
