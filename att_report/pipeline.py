@@ -73,14 +73,14 @@ def read_agency_files(jobs: list[tuple[Path, object, str]], profiles: dict[str, 
                       early: "HeadStart | None" = None) -> list[FileRead]:
     """Read every (path, agency, rel) in `jobs`; results in the same order.
 
-    The largest file goes first: when it is a large workbook a contained
+    The largest workbook goes first (`reading_order`): when it is large, a contained
     worker reads it while this process reads the other files, then scans its
     XML (one worker at a time: two cores, and memory for one large frame),
     then runs `while_waiting` (if the worker is still reading by then), with
     a function that says whether it still reads. When the other files weigh
     as much as the largest (e.g. monthly workbooks), they are read in two
     lanes instead (`_read_in_two_lanes`).
-    A worker `early` started for the largest file is taken over (`headstart`).
+    A worker `early` started for the largest workbook is taken over (`headstart`).
     """
     from att_report.intake.headstart import reading_order
     from att_report.intake.untrusted import begin_read
@@ -141,7 +141,7 @@ def _read_in_two_lanes(jobs: list[tuple[Path, object, str]], order: list[int], p
                        config: Config, done: Callable[[str, FileRead], None] | None,
                        while_waiting: Callable[[Callable[[], bool]], None] | None,
                        early: "HeadStart | None") -> list[FileRead]:
-    """`read_agency_files` when the largest file is a workbook for a reader worker and the others weigh as much.
+    """`read_agency_files` when the largest workbook is one for a reader worker and the others weigh as much.
 
     E.g. a customs office that sends a workbook a month (`_two_lanes_pay`). A
     second thread takes the files from the largest down: the first in the

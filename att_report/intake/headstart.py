@@ -5,7 +5,7 @@ core, and nothing else can start before its rows arrive. The command's own
 start (its modules, pandas, the schema: about a second) need not come
 first: as soon as the configuration is read, `head_start` hands the
 workbook the read would give a worker (`untrusted.begin_read`: the largest
-file, when its sheet XML is large) to the same contained worker, with the
+workbook, when its sheet XML is large; `reading_order`) to the same contained worker, with the
 same arguments, and this process loads its modules meanwhile on the other
 core.
 
