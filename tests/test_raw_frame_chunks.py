@@ -55,3 +55,31 @@ def test_the_columns_joined_in_threads_are_those_one_thread_joins(monkeypatch):
         many = raw_frame(tables, profiles)
         pd.testing.assert_frame_equal(many, one, check_exact=True)
         assert [str(d) for d in many.dtypes] == [str(d) for d in one.dtypes]
+
+
+def test_tables_of_one_layout_are_stacked_first_with_each_ones_provenance(monkeypatch):
+    """365 daily files of one agency are handled as one table (per-table work once), with the same rows,
+    provenance and profile value maps as table by table."""
+    from att_report.intake.profiles import Profile
+    from att_report.normalise import canonical
+
+    daily = [_table("A", ROWS, f"day_{d:03d}.csv") for d in range(1, 8)]
+    daily[3].sheet, daily[5].date1904 = "Sheet1", True  # a workbook among the csv files, one of 1904
+    daily[2].typed_numbers = {"quantity": pd.Series([True, False, True]).to_numpy()}
+    other_layout = _table("A", ROWS[:1], "odd.csv")
+    other_layout.field_columns = {n: n for n in INTAKE_NAMES if n != "comments"}
+    tables = [*daily[:4], _table("B", ROWS, "b.csv"), *daily[4:], other_layout, daily[0]]
+    profile = Profile(path="p.toml", values={"flow": {"exp": "export"}}, constants={"basis": "actual"})
+    profiles = {"A": profile, "B": None}
+    groups = []
+    real = canonical._raw_part
+    monkeypatch.setattr(canonical, "_raw_part", lambda group, p: groups.append(len(group)) or real(group, p))
+    raw = raw_frame(tables, profiles)
+    assert groups == [4, 1, 3, 1, 1]  # runs of consecutive same-layout tables
+    one_by_one = pd.concat([real([t], profiles.get(t.agency)) for t in tables], ignore_index=True)
+    pd.testing.assert_frame_equal(raw, canonical._one_chunk(one_by_one))
+    assert raw["src_file"].tolist()[:6] == ["day_001.csv"] * 3 + ["day_002.csv"] * 3
+    assert raw.loc[raw["src_file"] == "day_004.csv", "src_sheet"].unique().tolist() == ["Sheet1"]
+    assert raw.loc[raw["src_date1904"], "src_file"].unique().tolist() == ["day_006.csv"]
+    assert raw.loc[raw["typed_quantity"], "src_file"].unique().tolist() == ["day_003.csv"]
+    assert (raw.loc[raw["src_agency"] == "A", "flow"] != "EXP").all()  # the value map, on every stacked file

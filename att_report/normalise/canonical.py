@@ -56,54 +56,99 @@ def raw_frame(tables: list[RawTable], profiles: dict[str, Profile | None]) -> pd
     """Stack every table's rows with their canonical fields as raw text + provenance.
 
     Profile constants fill absent fields; profile value maps translate raw
-    values (e.g. customs `EXP` -> `export`).
+    values (e.g. customs `EXP` -> `export`). Consecutive tables of one layout
+    (same agency, same columns for the same fields: e.g. a customs office's
+    365 daily csv files) are stacked first and handled as one, so the work
+    per table is done once per layout, not once per file.
     """
-    parts = []
-    for table in tables:
-        n = len(table.data)
-        if n == 0:
-            continue
-        profile = profiles.get(table.agency)
-        index = pd.RangeIndex(n)
-
-        def constant(value, dtype="string"):
-            if dtype == "string" and (value is None or value is pd.NA or isinstance(value, str)):
-                return _repeated_text(value, index)
-            return pd.Series(value, index=index, dtype=dtype)
-
-        # columns stay arrow-backed strings: no round trip through Python objects
-        part = {
-            "src_agency": constant(table.agency),
-            "src_role": constant(table.role),
-            "src_file": constant(table.file),
-            "src_sheet": constant(table.sheet),
-            "src_row": pd.Series(np.asarray(table.excel_rows, dtype="int64"), index=index),
-        }
-        for name in INTAKE_NAMES:
-            header = table.field_columns.get(name)
-            if header is not None:
-                col = table.data[header].astype("string").reset_index(drop=True)
-                if profile and name in profile.values:
-                    # per distinct value: a customs column of 1M "EX"/"IM" has two
-                    col = per_unique(col, lambda s, m=profile.values[name]:
-                                     s.str.strip().str.casefold().map(m).astype("string").fillna(s))
-                part[name] = col
-            elif profile and name in profile.constants:
-                part[name] = constant(profile.constants[name])
-            else:
-                part[name] = constant(pd.NA)
-        part["src_date1904"] = constant(table.date1904, "bool")
-        for name in ("quantity", "value"):
-            part[f"typed_{name}"] = pd.Series(table.typed_numbers.get(name, np.zeros(n, dtype=bool)), index=index)
-        parts.append(pd.DataFrame(part))
+    parts = [_raw_part(group, profiles.get(group[0].agency)) for group in _same_layout(tables)]
     if not parts:
         frame = pd.DataFrame({c: pd.Series(dtype="string") for c in
                               ("src_agency", "src_role", "src_file", "src_sheet", *INTAKE_NAMES)})
         frame["src_row"] = pd.Series(dtype="int64")
         return frame
     if len(parts) == 1:
-        return parts[0]
+        return _one_chunk(parts[0])
     return _one_chunk(pd.concat(parts, ignore_index=True))
+
+
+def _same_layout(tables: list[RawTable]) -> list[list[RawTable]]:
+    """The non-empty tables in order, in runs of consecutive tables of one agency with the same field columns."""
+    groups: list[list[RawTable]] = []
+    for table in tables:
+        if len(table.data) == 0:
+            continue
+        if groups and _layout(groups[-1][0]) == _layout(table):
+            groups[-1].append(table)
+        else:
+            groups.append([table])
+    return groups
+
+
+def _layout(table: RawTable) -> tuple:
+    return table.agency, table.role, tuple(sorted(table.field_columns.items()))
+
+
+def _raw_part(group: list[RawTable], profile: Profile | None) -> pd.DataFrame:
+    """The rows of same-layout tables (`_same_layout`) as canonical raw text + provenance."""
+    import pyarrow as pa
+
+    first = group[0]
+    lengths = [len(t.data) for t in group]
+    n = sum(lengths)
+    index = pd.RangeIndex(n)
+
+    def constant(value, dtype="string"):
+        if dtype == "string" and (value is None or value is pd.NA or isinstance(value, str)):
+            return _repeated_text(value, index)
+        return pd.Series(value, index=index, dtype=dtype)
+
+    def per_table(values: list, dtype=None) -> pd.Series:
+        """A value per table, on each of its rows."""
+        if len(set(values)) == 1:
+            return constant(values[0], dtype or "string")
+        which = pa.array(np.repeat(np.arange(len(values)), lengths))
+        if dtype is None:
+            taken = pa.array(values, type=pa.large_string()).take(which)
+            return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([taken])), index=index)
+        return pd.Series(np.asarray(values, dtype=dtype)[np.asarray(which)], index=index)
+
+    def stacked(header: str) -> pd.Series:
+        """The tables' `header` columns, one after another (arrow chunks side by side: no copy here)."""
+        columns = [t.data[header].astype("string") for t in group]
+        if len(columns) == 1:
+            return columns[0].reset_index(drop=True)
+        chunks = [chunk if chunk.type == pa.large_string() else chunk.cast(pa.large_string())
+                  for c in columns for chunk in c.array._pa_array.chunks]
+        return pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array(chunks, type=pa.large_string())), index=index)
+
+    # columns stay arrow-backed strings: no round trip through Python objects
+    part = {
+        "src_agency": constant(first.agency),
+        "src_role": constant(first.role),
+        "src_file": per_table([t.file for t in group]),
+        "src_sheet": per_table([t.sheet for t in group]),
+        "src_row": pd.Series(np.concatenate([np.asarray(t.excel_rows, dtype="int64") for t in group]),
+                             index=index),
+    }
+    for name in INTAKE_NAMES:
+        header = first.field_columns.get(name)
+        if header is not None:
+            col = stacked(header)
+            if profile and name in profile.values:
+                # per distinct value: a customs column of 1M "EX"/"IM" has two
+                col = per_unique(col, lambda s, m=profile.values[name]:
+                                 s.str.strip().str.casefold().map(m).astype("string").fillna(s))
+            part[name] = col
+        elif profile and name in profile.constants:
+            part[name] = constant(profile.constants[name])
+        else:
+            part[name] = constant(pd.NA)
+    part["src_date1904"] = per_table([t.date1904 for t in group], "bool")
+    for name in ("quantity", "value"):
+        part[f"typed_{name}"] = pd.Series(np.concatenate([
+            t.typed_numbers.get(name, np.zeros(len(t.data), dtype=bool)) for t in group]), index=index)
+    return pd.DataFrame(part)
 
 
 def _one_chunk(frame: pd.DataFrame) -> pd.DataFrame:
