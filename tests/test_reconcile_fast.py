@@ -151,3 +151,42 @@ def test_licence_unused_by_year_and_without_a_year():
     assert sorted(f.loc[f["code"] == "licence-unused", "value"]) == ["EL-0001", "EL-0004"]
     f = reconcile(recs, replace(CFG, year=None)).findings
     assert f.loc[f["code"] == "licence-unused", "value"].tolist() == ["EL-0004"]
+
+
+def test_targets_over_many_files_with_the_same_row_numbers():
+    """targets_for keys (agency, file, sheet, row) as integers: the same pairs as a merge on the four."""
+    import numpy as np
+    import pandas as pd
+
+    from att_report.reconcile import targets_for
+
+    files = [f"inputs/customs/day_{d:03d}.csv" for d in range(1, 41)]
+    records = pd.DataFrame({
+        "row_uid": np.arange(40 * 25),
+        "src_agency": pd.array(["Customs"] * 800 + ["Licensing"] * 200, dtype="string"),
+        "src_file": pd.array([f for f in files for _ in range(25)], dtype="string"),
+        "src_sheet": pd.array(([None] * 25 + ["Sheet1"] * 25) * 20, dtype="string"),
+        "src_row": np.tile(np.arange(2, 27), 40),
+    })
+    rng = np.random.default_rng(3)
+    picks = rng.integers(0, len(records), 300)
+    findings = pd.DataFrame({
+        "finding_id": [f"F-{i:04d}" for i in range(300)] + ["F-nofile", "F-norow", "F-wrongsheet", "F-file"],
+        "agency": list(records["src_agency"].iloc[picks]) + ["Customs", "Customs", "Customs", "Customs"],
+        "file": list(records["src_file"].iloc[picks]) + ["nowhere.csv", files[0], files[1], files[0]],
+        "sheet": [s if isinstance(s, str) else "" for s in records["src_sheet"].iloc[picks]] + ["", "", "", ""],
+        "row": list(records["src_row"].iloc[picks]) + [2, 999, 2, None],
+    })
+    got = targets_for(findings, records)
+    # the reference: a merge on the four columns as text (a missing sheet is "")
+    r = records.assign(sheet=records["src_sheet"].fillna("")).rename(
+        columns={"src_agency": "agency", "src_file": "file", "src_row": "row"})
+    f = findings.dropna(subset=["row"]).astype({"row": "int64"})
+    want = (f.merge(r[["row_uid", "agency", "file", "sheet", "row"]].astype({"agency": object, "file": object,
+                                                                                "sheet": object}),
+                    on=["agency", "file", "sheet", "row"])[["finding_id", "row_uid"]]
+            .drop_duplicates().sort_values(["finding_id", "row_uid"]).reset_index(drop=True))
+    assert len(got) == 300 and "F-nofile" not in set(got["finding_id"]) and "F-wrongsheet" not in set(
+        got["finding_id"])
+    assert got["finding_id"].tolist() == want["finding_id"].tolist()
+    assert got["row_uid"].tolist() == want["row_uid"].tolist()
