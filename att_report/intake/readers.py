@@ -556,7 +556,8 @@ def _arrow_csv_grid(text: str, data: bytes, delimiter: str, *, quoted: bool) -> 
     try:
         table = pcsv.read_csv(
             pa.py_buffer(data),
-            read_options=pcsv.ReadOptions(column_names=names, use_threads=True),
+            # threads only for a large file: for a small one, handing out the blocks costs more
+            read_options=pcsv.ReadOptions(column_names=names, use_threads=len(data) > (4 << 20)),
             parse_options=pcsv.ParseOptions(delimiter=delimiter, quote_char='"' if quoted else False,
                                             double_quote=True, escape_char=False, newlines_in_values=quoted,
                                             ignore_empty_lines=False, invalid_row_handler=on_invalid),
@@ -578,8 +579,8 @@ def _blank_to_none(grid: pd.DataFrame) -> pd.DataFrame:
         import pyarrow.compute as pc
 
         columns = {}
-        for i, name in enumerate(grid.columns):
-            data = pa.chunked_array(grid.iloc[:, i].array._pa_array)
+        for name, column in grid.items():  # (grid.iloc[:, i]: ~0.15 ms a column, per file of 365)
+            data = column.array._pa_array
             blank = pc.equal(data, "")
             columns[name] = pd.arrays.ArrowStringArray(pc.if_else(blank, pa.scalar(None, data.type), data))
         return pd.DataFrame(columns, index=grid.index)
