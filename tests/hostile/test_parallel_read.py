@@ -279,6 +279,32 @@ def test_one_large_workbook_beside_much_smaller_ones_is_read_in_one_lane(tmp_pat
     assert len(result.records) == 2 + 300 + 2 * january
 
 
+def test_workbooks_below_a_workers_size_are_read_on_two_threads_once_they_are_worth_it(tmp_path, monkeypatch):
+    """No workbook large enough for a worker, but enough of them in all: two reading threads, no worker."""
+    import threading
+
+    from att_report.config import load_config
+    from att_report.intake.headstart import sheet_xml_bytes
+    from att_report.pipeline import run_intake
+
+    ws = _monthly_workspace(tmp_path, {f"month_{m:02d}.xlsx": 60 for m in range(1, 5)})
+    size = sheet_xml_bytes(ws / "inputs/customs/month_01.xlsx")
+    threads, workers = [], []
+    real = untrusted.begin_read
+    monkeypatch.setattr(untrusted, "begin_read", lambda *a, **k: threads.append(
+        threading.current_thread().name) or real(*a, **k))
+    monkeypatch.setattr(untrusted, "_finish_beside_scan", lambda *a, **k: workers.append(a[1]) or _BESIDE(*a, **k))
+    monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 2 * size)  # none is that large; the four are
+    two = run_intake(load_config(ws))
+    assert "att-report-lane" in threads and not workers
+    threads.clear()
+    monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 5 * size)  # nor the four together: one thread
+    one = run_intake(load_config(ws))
+    assert set(threads) == {threading.current_thread().name} and not workers
+    pd.testing.assert_frame_equal(two.records, one.records)
+    pd.testing.assert_frame_equal(two.findings, one.findings)
+
+
 def test_a_failure_in_the_second_lane_fails_the_read(tmp_path, monkeypatch):
     """Not a lost file: an unexpected error in the lane's thread is raised by the read, as in one lane."""
     import threading
