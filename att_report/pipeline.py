@@ -128,20 +128,14 @@ def _two_lanes_pay(jobs: list[tuple[Path, object, str]], order: list[int]) -> bo
 
     if len(order) < 2:
         return False
+    weights = [read_weight(path) for path, _, _ in jobs]
     largest = worker_sized(jobs[order[0]][0])
-    if not largest:
-        # no worker: two reading threads here, once the files are worth it (e.g. twenty workbooks just
-        # under a worker's size: read stage 21-23 s -> 16-19 s for 1M rows)
-        weights = [read_weight(path) for path, _, _ in jobs]
-        largest = weights[order[0]]
-        if sum(weights) < PARALLEL_SHEET_BYTES:
-            return False
-    others = 0
-    for i in order[1:]:
-        others += read_weight(jobs[i][0])
-        if 4 * others >= 3 * largest:
-            return True
-    return False
+    # no worker: two reading threads here, once the files are worth it (e.g. twenty workbooks just
+    # under a worker's size: read stage 21-23 s -> 16-19 s for 1M rows)
+    if not largest and sum(weights) < PARALLEL_SHEET_BYTES:
+        return False
+    others = sum(weights[i] for i in order[1:])
+    return 4 * others >= 3 * (largest or weights[order[0]])
 
 
 def _read_in_two_lanes(jobs: list[tuple[Path, object, str]], order: list[int], profiles: dict[str, Profile | None],
