@@ -206,12 +206,14 @@ def _read_in_two_lanes(jobs: list[tuple[Path, object, str]], order: list[int], p
 
 
 def run_intake(config: Config, progress: Progress | None = None, *, keep_tables: bool = True,
-               early: "HeadStart | None" = None) -> IntakeResult:
+               early: "HeadStart | None" = None, while_reading: Callable[[], None] | None = None) -> IntakeResult:
     """Read every agency file, normalise and validate. Never drops a row.
 
     `keep_tables=False` lets the raw tables go once validated (a build needs
     only the records: at 1M rows that frees a few hundred MB for reconcile).
     `early`: the worker the command started before loading this module (`headstart`).
+    `while_reading`: run after the later stages are warmed (`warm_later_stages`)
+    if a reader worker still reads a large workbook by then.
     """
     from att_report.workspace import discover_files, relative_path
 
@@ -236,9 +238,12 @@ def run_intake(config: Config, progress: Progress | None = None, *, keep_tables:
                 n = len(read.findings)
                 progress("read", f"{rel}: {read.info.rows_read:,} rows, {n:,} file finding{'' if n == 1 else 's'}")
 
-        reads = read_agency_files(jobs, profiles, config, done,
-                                  while_waiting=lambda reading: warm_later_stages(config, profiles, reading),
-                                  early=early)
+        def while_waiting(reading: Callable[[], bool]) -> None:
+            warm_later_stages(config, profiles, reading)
+            if while_reading is not None and reading():
+                while_reading()
+
+        reads = read_agency_files(jobs, profiles, config, done, while_waiting=while_waiting, early=early)
     tables = [t for r in reads for t in r.tables]
     file_findings += [f for r in reads for f in r.findings]
     if progress:
@@ -397,8 +402,8 @@ def _log_worker(jobs) -> None:
     """A contained worker that loads the log's writers, then writes the log workbook it is sent.
 
     Started before the findings are final (`_LogWriter.start`), so its imports
-    (pandas, XlsxWriter: the fork server preloads neither) overlap reconcile
-    and compile; `jobs` brings (staging, findings, accounting, year). Should the
+    (pandas, XlsxWriter: the fork server preloads neither) overlap the read's
+    wait or reconcile and compile; `jobs` brings (staging, findings, accounting, year). Should the
     build fail first, the pipe closes and the worker is stopped (`cancel`).
     """
     from att_report.render import log  # noqa: F401 - loaded while waiting
@@ -410,8 +415,10 @@ class _LogWriter:
     """Writes the discrepancy log beside the rest of the render, in a worker when it is large.
 
     The worker (the contained one readers use: memory and time limits) is
-    started early, when the intake alone has `PARALLEL_LOG_FINDINGS` findings
-    (`start`), and writes the log workbook once sent the final findings
+    started early (`start`): while a reader worker still reads a large
+    workbook (this process waits then, and the log of so large an input is
+    large), else when the intake alone has `PARALLEL_LOG_FINDINGS` findings;
+    it writes the log workbook once sent the final findings
     (`write`); this process writes the CSV copy after the rest of the render,
     which evens out the two processes' work (issue 7). Should the worker fail
     for any reason, the workbook is written here instead: the outputs are the
@@ -424,6 +431,8 @@ class _LogWriter:
         self._args: tuple | None = None
 
     def start(self, config: Config) -> None:
+        if self._job is not None:
+            return
         from att_report.intake import safety
         from att_report.intake.worker_server import context
 
@@ -479,17 +488,19 @@ class _LogWriter:
 def run_build(config: Config, out_dir: Path, progress: Progress | None = None, *,
               early: "HeadStart | None" = None) -> BuildResult:
     """The whole pipeline; outputs are written atomically (all or none)."""
-    # later stages' modules load after the read has started (or while a worker reads): see warm_later_stages
-    intake = run_intake(config, progress, keep_tables=False, early=early)
-    from att_report.reconcile import load_decisions
-
-    timings = dict(intake.timings)
-    cpu = dict(intake.cpu_timings)
-    decisions = load_decisions(config.root / "decisions.csv", display="decisions.csv")
     log_writer = _LogWriter()
-    if len(intake.findings) >= PARALLEL_LOG_FINDINGS:
-        log_writer.start(config)  # its imports overlap reconcile and compile
     try:
+        # later stages' modules load after the read has started (or while a worker reads: see
+        # warm_later_stages), and so does the log's worker, its imports then off the stages' path
+        intake = run_intake(config, progress, keep_tables=False, early=early,
+                            while_reading=lambda: log_writer.start(config))
+        from att_report.reconcile import load_decisions
+
+        timings = dict(intake.timings)
+        cpu = dict(intake.cpu_timings)
+        decisions = load_decisions(config.root / "decisions.csv", display="decisions.csv")
+        if len(intake.findings) >= PARALLEL_LOG_FINDINGS:
+            log_writer.start(config)  # its imports overlap reconcile and compile
         return _reconcile_to_render(config, out_dir, progress, intake, decisions, log_writer, timings, cpu)
     finally:
         log_writer.cancel()

@@ -68,6 +68,33 @@ def test_a_log_written_by_the_worker_is_the_same_bytes(tmp_path, monkeypatch, he
     _same(here, worker)
 
 
+def test_the_log_worker_starts_while_a_large_workbook_is_still_read(tmp_path, monkeypatch, here):
+    """While a reader worker still reads a large workbook, this process waits: the log's worker is
+    started then (its imports off the later stages' path), whatever the findings' count, after the
+    warm-up and before normalise; the outputs are the same bytes."""
+    from att_report.intake import headstart
+    from att_report.normalise import canonical
+
+    events = []
+    real_start, real_warm, real_normalise = safety.start_contained, pipeline.warm_later_stages, canonical.normalise
+
+    def start(func, *a, **k):
+        events.append("log" if func is pipeline._log_worker else "reader")
+        return real_start(func, *a, **k)
+
+    monkeypatch.setattr(safety, "start_contained", start)
+    monkeypatch.setattr(pipeline, "warm_later_stages", lambda *a: real_warm(*a) or events.append("warm"))
+    monkeypatch.setattr(canonical, "normalise", lambda *a, **k: events.append("normalise") or real_normalise(*a, **k))
+    monkeypatch.setattr(safety.ContainedJob, "running", lambda self: True)  # the reader "still reads"
+    monkeypatch.setattr(headstart, "PARALLEL_SHEET_BYTES", 0)  # every workbook has a reader worker
+    monkeypatch.setattr(pipeline, "PARALLEL_LOG_FINDINGS", 1 << 40)  # not for its findings' count
+    built = _build(tmp_path, "early-log")
+    assert events.count("log") == 1
+    # (the warm-up normalises made-up rows first; the real normalise is the last)
+    assert events.index("warm") < events.index("log") < len(events) - 1 and events[-1] == "normalise"
+    _same(here, built)
+
+
 def test_a_worker_that_dies_leaves_the_log_to_this_process(tmp_path, monkeypatch, here):
     class Dead:
         def result(self):
