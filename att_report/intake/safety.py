@@ -27,6 +27,7 @@ import codecs
 import html
 import posixpath
 import re
+import struct
 import time
 import zipfile
 import zlib
@@ -354,25 +355,78 @@ def _chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
     its size fails as damaged instead of inflating without bound.
     """
     try:
-        with zf.open(info) as fh:
-            first = fh.read(_CHUNK)
-            decoder = None
-            if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-                decoder = codecs.getincrementaldecoder("utf-16")("replace")
-            elif first[:2] in (b"<\x00", b"\x00<"):
-                enc = "utf-16-le" if first[:1] == b"<" else "utf-16-be"
-                decoder = codecs.getincrementaldecoder(enc)("replace")
-            chunk = first
-            while chunk:
-                yield decoder.decode(chunk).encode("utf-8") if decoder else chunk
-                chunk = fh.read(_CHUNK)
-    except (zipfile.BadZipFile, EOFError, zlib.error, OSError) as exc:
+        decoder = None
+        for i, chunk in enumerate(_inflated(zf, info)):
+            if i == 0:
+                if chunk.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+                    decoder = codecs.getincrementaldecoder("utf-16")("replace")
+                elif chunk[:2] in (b"<\x00", b"\x00<"):
+                    enc = "utf-16-le" if chunk[:1] == b"<" else "utf-16-be"
+                    decoder = codecs.getincrementaldecoder(enc)("replace")
+            yield decoder.decode(chunk).encode("utf-8") if decoder else chunk
+    except (zipfile.BadZipFile, EOFError, OSError, *_INFLATE_ERRORS) as exc:
         raise _Refused("file-truncated", _MESSAGES["file-truncated"].format(
             detail=f"part '{info.filename}': {_short(exc)}"), value=info.filename)
     except (RuntimeError, NotImplementedError) as exc:  # encrypted entry, unknown compression
         raise _Refused("file-unreadable", (
             f"Part '{info.filename}' of the workbook cannot be opened ({_short(exc)}). Open the file in Excel, "
             "save it again as .xlsx and replace this file."), value=info.filename)
+
+
+try:  # Intel ISA-L's inflate and CRC: a 780 MB sheet scans ~1 s faster than with zlib's (issue 7)
+    from isal import isal_zlib as _isal
+except ImportError:  # pragma: no cover - a platform without its wheels: zipfile's own zlib
+    _isal = None
+#: what a damaged deflate stream raises, by either inflater
+_INFLATE_ERRORS = (zlib.error,) if _isal is None else (zlib.error, _isal.error)
+#: compressed bytes read at a time by `_inflated`
+_READ = 1024 * 1024
+
+
+def _inflated(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
+    """An entry's content in chunks of at most `_CHUNK` bytes, checked as zipfile checks it.
+
+    A deflated entry of a zip on disk is inflated by ISA-L (`isal`) when it is
+    installed; anything else (stored, other methods, a zip in memory) by
+    zipfile. Either way the output stops at the declared size and must
+    match it and the CRC, or the entry is damaged (`zipfile.BadZipFile`).
+    """
+    if (_isal is None or info.compress_type != zipfile.ZIP_DEFLATED or info.flag_bits & 0x1
+            or not isinstance(zf.filename, str)):
+        with zf.open(info) as fh:
+            while chunk := fh.read(_CHUNK):
+                yield chunk
+        return
+    with open(zf.filename, "rb") as fh:
+        fh.seek(info.header_offset)
+        header = fh.read(zipfile.sizeFileHeader)
+        if len(header) != zipfile.sizeFileHeader:
+            raise zipfile.BadZipFile(f"{info.filename}: truncated header")
+        fields = struct.unpack(zipfile.structFileHeader, header)
+        if fields[0] != zipfile.stringFileHeader:
+            raise zipfile.BadZipFile(f"{info.filename}: bad magic number for its header")
+        fh.seek(fields[10] + fields[11], 1)  # its name and extra field
+        inflater = _isal.decompressobj(-15)
+        left_in, left_out, crc = info.compress_size, info.file_size, 0
+        pending = b""
+        while not inflater.eof:
+            if not pending and left_in:
+                pending = fh.read(min(_READ, left_in))
+                if not pending:
+                    raise EOFError(f"{info.filename}: the file ends inside it")
+                left_in -= len(pending)
+            chunk = inflater.decompress(pending, _CHUNK) if pending else inflater.flush()
+            pending = inflater.unconsumed_tail
+            if not chunk and not pending and not left_in and not inflater.eof:
+                raise zipfile.BadZipFile(f"{info.filename}: the compressed data ends early")
+            left_out -= len(chunk)
+            if left_out < 0:
+                raise zipfile.BadZipFile(f"{info.filename}: more data than its declared size")
+            if chunk:
+                crc = _isal.crc32(chunk, crc)
+                yield chunk
+        if left_out or crc != info.CRC:
+            raise zipfile.BadZipFile(f"Bad CRC-32 or size for file {info.filename!r}")
 
 
 _ENTITY = re.compile(rb"<!\s*(?:DOCTYPE|ENTITY)", re.I)
