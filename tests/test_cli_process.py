@@ -205,3 +205,20 @@ def test_an_internal_error_says_how_to_run_again_for_a_traceback(tmp_path):
     # the command it names is one the command line takes (--debug before the command), and shows the traceback
     again = _broken_build(ws, "--debug")
     assert again.returncode != 0 and "Traceback" in again.stderr and "planted bug" in again.stderr
+
+
+@pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc (Linux)")
+@pytest.mark.parametrize("user_value", [None, "3"])
+def test_numpy_starts_no_blas_threads_unless_the_user_asks(user_value):
+    """The command sets OPENBLAS_NUM_THREADS=1 before numpy loads (cli._one_blas_thread): no idle
+    OpenBLAS thread per process; a value the user set is kept."""
+    env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
+    if user_value:
+        env["OPENBLAS_NUM_THREADS"] = user_value
+    code = ("from att_report.cli import _one_blas_thread; _one_blas_thread(); import numpy, os; "
+            "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(REPO))
+    setting, threads = out.stdout.split()
+    assert setting == (user_value or "1")
+    if not user_value:
+        assert threads == "1"  # this thread alone
