@@ -384,9 +384,9 @@ def main() -> None:
 def _one_blas_thread() -> None:
     """No OpenBLAS thread pool in this process and its workers (set before numpy loads).
 
-    Nothing here multiplies matrices, yet numpy's OpenBLAS starts a thread per
-    core in every process (this one, the fork server, each worker), and each
-    spins a while: ~0.15 s of CPU in a 1M-row build, taken from the reader
+    Nothing here multiplies matrices, yet numpy's OpenBLAS starts threads of its
+    own (one per core beyond the first) in every process (this one, the fork
+    server, each worker), and they spin a while: ~0.15 s of CPU in a 1M-row build, taken from the reader
     worker on the other core (issue 7). A value the user set is kept.
     """
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")

@@ -350,9 +350,9 @@ def _chunks(zf: zipfile.ZipFile, info: zipfile.ZipInfo) -> Iterator[bytes]:
     """Decompressed content of one entry, in bounded chunks, as UTF-8.
 
     A part saved as UTF-16 is transcoded on the fly so the byte patterns below
-    (and the entity check) cannot be dodged by an encoding change. zipfile
-    stops at the declared size and checks the CRC, so a part that lies about
-    its size fails as damaged instead of inflating without bound.
+    (and the entity check) cannot be dodged by an encoding change. The inflate
+    (`_inflated`) stops at the declared size and checks the CRC, so a part that
+    lies about its size fails as damaged instead of inflating without bound.
     """
     try:
         decoder = None
