@@ -322,6 +322,10 @@ def write_rows(ws, first_row: int, columns: list[tuple[int, list, object]],
     ws._check_dimensions(first_row + rows[0], min(cols_used))
     ws._check_dimensions(first_row + rows[-1], max(cols_used))
     letters = [xl_col_to_name(col) for col, _, _ in columns]
+    if not infos:
+        _write_plain_rows(ws, first_row, rows, letters, frags)
+        ws.previous_row = last_row + 1
+        return
     pairs = list(zip(letters, frags))
     for start in range(0, len(rows), _BULK_CHUNK):
         parts = []
@@ -340,6 +344,32 @@ def write_rows(ws, first_row: int, columns: list[tuple[int, list, object]],
             parts.append("</row>")
         ws.fh.write("".join(parts))
     ws.previous_row = last_row + 1  # a later write to a row of the block is refused, as XlsxWriter does
+
+
+def _write_plain_rows(ws, first_row: int, rows: list[int], letters: list[str], frags: list[list]) -> None:
+    """`write_rows`' rows (none with attributes) assembled by pyarrow, a column at a time.
+
+    The same XML as joining each row's cells in Python (`<row r="N">`, each
+    present cell's `<c r="LN"` and fragment, `</row>`), at a tenth of the
+    cost: a 20k-finding log's sheet took ~0.5 s in per-cell f-strings, in the
+    log worker the render waits for (issue 7).
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    columns = [pa.array(frag, type=pa.string()) for frag in frags]
+    for start in range(0, len(rows), _BULK_CHUNK):
+        take = pa.array(rows[start:start + _BULK_CHUNK], type=pa.int64())
+        numbers = pc.cast(pa.array(np.asarray(rows[start:start + _BULK_CHUNK], dtype=np.int64) + first_row + 1),
+                          pa.string())
+        cells = []
+        for letter, column in zip(letters, columns):
+            values = column.take(take)
+            if values.null_count < len(values):  # a missing fragment is no cell (null, skipped below)
+                cells.append(pc.binary_join_element_wise(f'<c r="{letter}', numbers, '"', values, ""))
+        xml = pc.binary_join_element_wise('<row r="', numbers, '">', *cells, "</row>", "", null_handling="skip")
+        ws.fh.write("".join(xml.to_pylist()))
 
 
 #: Text XlsxWriter writes as it is: printable ASCII without & < > (XML escapes), and without "_x"
