@@ -222,3 +222,28 @@ def test_numpy_starts_no_blas_threads_unless_the_user_asks(user_value):
     assert setting == (user_value or "1")
     if not user_value:
         assert threads == "1"  # this thread alone
+
+
+@pytest.mark.parametrize("user_value", [None, "1"])
+def test_numpy_asks_for_no_huge_pages_unless_the_user_asks(user_value):
+    """The command sets NUMPY_MADVISE_HUGEPAGE=0 before numpy loads (cli._no_huge_pages_for_numpy):
+    the first touch of huge pages is slow on a VM that returns freed memory to its host; a value the
+    user set is kept."""
+    env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
+    if user_value:
+        env["NUMPY_MADVISE_HUGEPAGE"] = user_value
+    code = ("from att_report.cli import _no_huge_pages_for_numpy; _no_huge_pages_for_numpy(); import numpy; "
+            "print(numpy._core.multiarray._set_madvise_hugepage(False))")  # returns the setting numpy had
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(REPO))
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == ("True" if user_value else "False")
+
+
+def test_the_command_sets_numpy_and_blas_before_numpy_loads():
+    """main() applies both settings before anything imports numpy (else numpy has read them already)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("NUMPY_MADVISE_HUGEPAGE", "OPENBLAS_NUM_THREADS")}
+    code = ("import sys, att_report.cli as cli; assert 'numpy' not in sys.modules, 'numpy loaded by the cli module'; "
+            "cli.app = lambda: print(cli.os.environ['NUMPY_MADVISE_HUGEPAGE'], "
+            "cli.os.environ['OPENBLAS_NUM_THREADS']); cli.main()")
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(REPO))
+    assert out.stdout.split() == ["0", "1"], out.stderr
