@@ -504,7 +504,9 @@ def test_no_fork_server_means_no_early_start(monkeypatch):
 
 @pytest.mark.parametrize("values, expected", [
     ([" 123 "], True), (["1.5e+20"], True), (["\u00a0123\u3000"], True), (["0.25"], True), (["x", "7"], True),
-    (["12a"], False), (["-5"], False), (["\u0661\u0662"], False), (["\uff11\uff12"], False), ([None, ""], False),
+    (["\t42\n"], True), (["\u200b7"], True), (["(12)"], True),  # looser than a strip: a gate, never stricter
+    (["12a"], False), (["-5"], False), (["+5"], False), ([".5"], False), (["a1"], False), (["1.2.3"], False),
+    (["\u0661\u0662"], False), (["\uff11\uff12"], False), ([None, ""], False),
     ([], False),
 ])
 def test_the_numeric_gate_sees_what_a_number_typed_cell_gives(values, expected):
