@@ -4,6 +4,9 @@ import sys
 
 
 def main() -> None:
+    from att_report.runtime import set_process_defaults
+
+    set_process_defaults()  # first: the fork server below and every worker inherit them
     # build and validate read agency files: start the reader workers' fork server before this
     # process loads the command line's own modules (a third of a second sooner; issue 7)
     if {"build", "validate"} & set(sys.argv[1:]):

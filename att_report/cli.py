@@ -22,6 +22,7 @@ from rich.console import Console
 
 from att_report import __version__
 from att_report.config import ConfigError, load_config
+from att_report.runtime import set_process_defaults
 
 EXIT_OK, EXIT_FINDINGS, EXIT_CANNOT_RUN = 0, 1, 2
 DEFAULT_STATE = "NZL"  # a placeholder `init` writes when no --state is given; the NPC edits it
@@ -370,8 +371,7 @@ import att_report.cli_compare  # noqa: E402,F401
 def main() -> None:
     # rich wraps at the terminal width; keep plain output when piped
     os.environ.setdefault("COLUMNS", "200") if not sys.stdout.isatty() else None
-    _one_blas_thread()
-    _no_huge_pages_for_numpy()
+    set_process_defaults()  # before numpy and pyarrow load (already done when entered by __main__)
     import gc
 
     gc.set_threshold(*_BATCH_GC_THRESHOLD)  # from the first import on: see _gc_for_a_batch
@@ -380,31 +380,6 @@ def main() -> None:
     except SystemExit as exc:
         _leave(exc.code)
     _leave(EXIT_OK)
-
-
-def _one_blas_thread() -> None:
-    """No OpenBLAS thread pool in this process and its workers (set before numpy loads).
-
-    Nothing here multiplies matrices, yet numpy's OpenBLAS starts threads of its
-    own (one per core beyond the first) in every process (this one, the fork
-    server, each worker), and they spin a while: ~0.15 s of CPU in a 1M-row build, taken from the reader
-    worker on the other core (issue 7). A value the user set is kept.
-    """
-    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-
-def _no_huge_pages_for_numpy() -> None:
-    """numpy's large arrays on ordinary 4 KB pages in this process and its workers (before numpy loads).
-
-    On Linux numpy asks for transparent huge pages for every array of 4 MB or
-    more. On a virtual machine that hands freed memory back to its host (free
-    page reporting, as on the 2-core benchmark machine), the first touch of a
-    huge page is slow: 1 GB took 2.6 s in huge pages against 0.43 s in small
-    ones; in a 1M-row build a gigabyte of the main process's memory was huge
-    pages. Measured (issue 7): normalise and reconcile ~0.25 s faster in
-    interleaved builds, same peak memory. A value the user set is kept.
-    """
-    os.environ.setdefault("NUMPY_MADVISE_HUGEPAGE", "0")
 
 
 def _leave(code: object) -> NoReturn:

@@ -210,12 +210,12 @@ def test_an_internal_error_says_how_to_run_again_for_a_traceback(tmp_path):
 @pytest.mark.skipif(not Path("/proc/self/task").is_dir(), reason="counts threads in /proc (Linux)")
 @pytest.mark.parametrize("user_value", [None, "3"])
 def test_numpy_starts_no_blas_threads_unless_the_user_asks(user_value):
-    """The command sets OPENBLAS_NUM_THREADS=1 before numpy loads (cli._one_blas_thread): no idle
-    OpenBLAS thread per process; a value the user set is kept."""
+    """OPENBLAS_NUM_THREADS=1 before numpy loads (runtime.set_process_defaults): no idle OpenBLAS
+    thread per process; a value the user set is kept."""
     env = {k: v for k, v in os.environ.items() if k != "OPENBLAS_NUM_THREADS"}
     if user_value:
         env["OPENBLAS_NUM_THREADS"] = user_value
-    code = ("from att_report.cli import _one_blas_thread; _one_blas_thread(); import numpy, os; "
+    code = ("from att_report.runtime import set_process_defaults; set_process_defaults(); import numpy, os; "
             "print(os.environ['OPENBLAS_NUM_THREADS'], len(os.listdir('/proc/self/task')))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(REPO))
     setting, threads = out.stdout.split()
@@ -226,24 +226,70 @@ def test_numpy_starts_no_blas_threads_unless_the_user_asks(user_value):
 
 @pytest.mark.parametrize("user_value", [None, "1"])
 def test_numpy_asks_for_no_huge_pages_unless_the_user_asks(user_value):
-    """The command sets NUMPY_MADVISE_HUGEPAGE=0 before numpy loads (cli._no_huge_pages_for_numpy):
-    the first touch of huge pages is slow on a VM that returns freed memory to its host; a value the
-    user set is kept."""
+    """NUMPY_MADVISE_HUGEPAGE=0 before numpy loads: the first touch of huge pages is slow on a VM
+    that returns freed memory to its host; a value the user set is kept."""
     env = {k: v for k, v in os.environ.items() if k != "NUMPY_MADVISE_HUGEPAGE"}
     if user_value:
         env["NUMPY_MADVISE_HUGEPAGE"] = user_value
-    code = ("from att_report.cli import _no_huge_pages_for_numpy; _no_huge_pages_for_numpy(); import numpy; "
+    code = ("from att_report.runtime import set_process_defaults; set_process_defaults(); import numpy; "
             "print(numpy._core.multiarray._set_madvise_hugepage(False))")  # returns the setting numpy had
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(REPO))
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == ("True" if user_value else "False")
 
 
-def test_the_command_sets_numpy_and_blas_before_numpy_loads():
-    """main() applies both settings before anything imports numpy (else numpy has read them already)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("NUMPY_MADVISE_HUGEPAGE", "OPENBLAS_NUM_THREADS")}
-    code = ("import sys, att_report.cli as cli; assert 'numpy' not in sys.modules, 'numpy loaded by the cli module'; "
-            "cli.app = lambda: print(cli.os.environ['NUMPY_MADVISE_HUGEPAGE'], "
-            "cli.os.environ['OPENBLAS_NUM_THREADS']); cli.main()")
+@pytest.mark.skipif(not Path("/proc/self/smaps").is_file() or not sys.platform.startswith("linux"),
+                    reason="reads huge pages from /proc (Linux)")
+@pytest.mark.skipif("madvise]" not in (Path("/sys/kernel/mm/transparent_hugepage/enabled").read_text()
+                                      if Path("/sys/kernel/mm/transparent_hugepage/enabled").is_file() else ""),
+                    reason="transparent huge pages are not in madvise mode here")
+@pytest.mark.parametrize("user_value", [None, "1"])
+def test_pyarrow_buffers_take_no_huge_pages_unless_the_user_asks(user_value):
+    """MIMALLOC_ALLOW_THP=0 before pyarrow loads: its allocator (mimalloc) then leaves 4 KB pages."""
+    env = {k: v for k, v in os.environ.items() if k != "MIMALLOC_ALLOW_THP"}
+    if user_value:
+        env["MIMALLOC_ALLOW_THP"] = user_value
+    code = ("from att_report.runtime import set_process_defaults; set_process_defaults()\n"
+            "import pyarrow as pa, numpy as np\n"
+            "if pa.default_memory_pool().backend_name != 'mimalloc': print('skip'); raise SystemExit\n"
+            "bufs = [pa.allocate_buffer(8 << 20) for _ in range(16)]\n"
+            "for b in bufs: np.frombuffer(b, dtype=np.uint8)[::4096] = 1\n"
+            "print(sum(int(l.split()[1]) for l in open('/proc/self/smaps') if l.startswith('AnonHugePages')))")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(REPO))
-    assert out.stdout.split() == ["0", "1"], out.stderr
+    assert out.returncode == 0, out.stderr
+    if out.stdout.strip() == "skip":
+        pytest.skip("pyarrow's default allocator is not mimalloc here")
+    huge_kb = int(out.stdout)
+    if user_value:
+        if huge_kb == 0:
+            pytest.skip("no huge pages to be had here even when allowed (the check would prove nothing)")
+    else:
+        assert huge_kb == 0
+
+
+@pytest.mark.parametrize("entry", ["att_report.__main__", "att_report.cli"])
+def test_both_entry_points_set_the_defaults_before_numpy_loads_and_workers_start(entry):
+    """`att-report` (`__main__`) sets them before it starts the fork server, so reader workers inherit
+    them; `cli.main` sets them too. numpy has not loaded by then (else it read its setting already)."""
+    from att_report.runtime import PROCESS_DEFAULTS
+
+    env = {k: v for k, v in os.environ.items() if k not in PROCESS_DEFAULTS}
+    code = ("import sys, os, json\n"
+            "from att_report.intake import worker_server\n"
+            "import att_report.cli as cli\n"
+            "seen = {}\n"
+            "def record(where):\n"
+            "    seen[where] = ('numpy' in sys.modules, {k: os.environ.get(k) for k in %r})\n"
+            "worker_server.warm = lambda: record('warm')\n"
+            "cli.app = lambda: record('app')\n"
+            "cli._leave = lambda code: (print(json.dumps(seen)), sys.stdout.flush(), os._exit(0))\n"
+            "sys.argv = ['att-report', 'build', 'x']\n"
+            "import %s as entry\n"
+            "entry.main()\n") % (list(PROCESS_DEFAULTS), entry)
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=str(REPO))
+    assert out.returncode == 0, out.stderr
+    seen = json.loads(out.stdout)
+    assert set(seen) == ({"warm", "app"} if entry.endswith("__main__") else {"app"})
+    for numpy_loaded, values in seen.values():
+        assert not numpy_loaded
+        assert values == PROCESS_DEFAULTS
