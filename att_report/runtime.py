@@ -31,7 +31,9 @@ def set_process_defaults() -> None:
       reporting, as on the 2-core benchmark machine) the first touch of a
       huge page is slow: 1 GB took 2.6 s in huge pages against 0.43 s in
       small ones, and 480 MB of pyarrow buffers 1.1-1.4 s against 0.2 s. In a
-      1M-row build, ~1 GB of the main process's memory was huge pages. In
+      1M-row build, ~1 GB of the main process's memory was huge pages. (Once
+      pyarrow loads, mimalloc turns them off for the whole process, numpy's
+      arrays included: /proc/self/status then reads `THP_enabled: 0`.) In
       interleaved benchmark rounds the stages after the read took 4.9 s with
       both, 4.6-4.8 s with numpy's off, 4.1-4.4 s with both off; peak memory
       ~60-100 MB lower.
