@@ -3,7 +3,9 @@
 They are environment defaults, so they reach every process the command
 starts: `__main__` sets them before it starts the reader workers' fork
 server, and `cli.main` again for callers that enter there. A value the user
-set is kept.
+set is kept. How the main process keeps freed memory for reuse (glibc's
+mallopt, mimalloc's purge delay) is `cli._allocators_for_a_batch`: that one
+is for the main process alone, set after the fork server has started.
 """
 
 from __future__ import annotations
